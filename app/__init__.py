@@ -1,0 +1,76 @@
+"""The gateway application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from flask_cors import CORS
+
+__version__ = "0.1.0"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the gateway: settings, logging, extensions, backends, blueprints, error handlers."""
+    app = Flask(__name__)
+    configure(app, config)
+    register_logging(app)
+    register_extensions(app)
+    register_backends(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    return app
+
+
+def configure(app: Flask, config: Mapping[str, Any] | None) -> None:
+    """Settings from the environment, overridden by the mapping the caller passes."""
+    from config import load_settings
+
+    app.config.from_mapping(load_settings())
+    if config:
+        app.config.from_mapping(config)
+    # Keep the key order of upstream bodies and skip indentation on the hot path.
+    app.json.sort_keys = False
+    app.json.compact = True
+
+
+def register_logging(app: Flask) -> None:
+    """Log to stderr at the configured level (gunicorn collects it)."""
+    level = app.config.get("LOG_LEVEL", "INFO")
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("app").setLevel(level)
+
+
+def register_extensions(app: Flask) -> None:
+    """Request ids, CORS and client keys."""
+    from app import auth, request_context
+
+    request_context.init_app(app)
+    CORS(app, origins=app.config["CORS_ORIGINS"], supports_credentials=False)
+    auth.init_app(app)
+
+
+def register_backends(app: Flask) -> None:
+    """Backend instances and the model registry from the models file."""
+    from app import gateway
+
+    gateway.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    """API blueprints under `/v1` and again without the prefix; health at the root."""
+    from app.api import chat, health, models
+
+    for blueprint in (chat.bp, models.bp):
+        app.register_blueprint(blueprint, url_prefix="/v1")
+        app.register_blueprint(blueprint, url_prefix="", name=f"{blueprint.name}_unprefixed")
+    app.register_blueprint(health.bp)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Every error, ours or werkzeug's, as the OpenAI envelope."""
+    from app import error_handlers
+
+    error_handlers.init_app(app)

@@ -1,0 +1,19 @@
+"""Turning a backend's answer into the HTTP response the client receives."""
+
+from __future__ import annotations
+
+from flask import Response, jsonify
+
+from app.backends import Stream
+from app.services.dispatch import Answer
+from app.services.streaming import sse_response
+
+
+def render(answer: Answer) -> Response:
+    """JSON for a complete answer, an SSE stream for a Stream; names the backend that answered."""
+    headers = {"x-gateway-backend": f"{answer.route.backend}/{answer.route.upstream_model}"}
+    if isinstance(answer.result, Stream):
+        return sse_response(answer.result, headers)
+    response = jsonify(answer.result)
+    response.headers.update(headers)
+    return response

@@ -1,0 +1,56 @@
+"""Backend registry: backend types by name, and the configured instances of one app."""
+
+from __future__ import annotations
+
+import atexit
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from app.backends.base import Backend, Call, Result, Stream
+from app.backends.mock import MockBackend
+
+# Adding a provider means adding its module and one line here.
+BACKEND_TYPES: dict[str, type[Backend]] = {
+    "mock": MockBackend,
+}
+
+__all__ = ["BACKEND_TYPES", "Backend", "Backends", "Call", "Result", "Stream"]
+
+
+class Backends:
+    """The backend instances named in the models file, created once per worker."""
+
+    def __init__(self, specs: Mapping[str, Mapping[str, Any]], settings: Mapping[str, Any]) -> None:
+        self.instances: dict[str, Backend] = {}
+        for name, spec in specs.items():
+            spec = dict(spec or {})
+            kind = spec.pop("type", name)
+            if kind not in BACKEND_TYPES:
+                known = ", ".join(sorted(BACKEND_TYPES))
+                raise ValueError(f"backend `{name}` has unknown type `{kind}` (known: {known})")
+            self.instances[name] = BACKEND_TYPES[kind](name, spec, settings)
+
+    def __getitem__(self, name: str) -> Backend:
+        return self.instances[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.instances
+
+    def names(self) -> set[str]:
+        """Names of the configured instances."""
+        return set(self.instances)
+
+    def close(self) -> None:
+        """Close every backend's pooled connections."""
+        for backend in self.instances.values():
+            backend.close()
+
+
+def init_app(app: Flask, specs: Mapping[str, Mapping[str, Any]]) -> Backends:
+    """Create the configured backends for this app and close them at exit."""
+    backends = Backends(specs, app.config)
+    app.extensions["gateway.backends"] = backends
+    atexit.register(backends.close)
+    return backends

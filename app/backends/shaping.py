@@ -1,0 +1,129 @@
+"""Builders for OpenAI response objects and stream chunks, shared by every translating backend."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+
+def new_id(prefix: str) -> str:
+    """An id in OpenAI's style, e.g. `chatcmpl-…` or `call_…`."""
+    return f"{prefix}{uuid.uuid4().hex[:24]}"
+
+
+def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
+    """A CompletionUsage object."""
+    prompt_tokens, completion_tokens = int(prompt_tokens), int(completion_tokens)
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+
+
+def message(content: str | None, tool_calls: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """An assistant ChatCompletionResponseMessage (`refusal` present as null, as the spec needs)."""
+    msg: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+    if tool_calls:
+        msg["tool_calls"] = tool_calls
+    return msg
+
+
+def tool_call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
+    """A function tool call as it appears in a response message."""
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def choice(index: int, msg: dict[str, Any], finish_reason: str) -> dict[str, Any]:
+    """One `choices[]` item of a chat.completion."""
+    return {"index": index, "message": msg, "logprobs": None, "finish_reason": finish_reason}
+
+
+def chat_completion(
+    model: str,
+    choices: list[dict[str, Any]],
+    usage_obj: dict[str, int] | None,
+    *,
+    completion_id: str | None = None,
+    created: int | None = None,
+) -> dict[str, Any]:
+    """A complete `chat.completion` object."""
+    body: dict[str, Any] = {
+        "id": completion_id or new_id("chatcmpl-"),
+        "object": "chat.completion",
+        "created": created or int(time.time()),
+        "model": model,
+        "choices": choices,
+    }
+    if usage_obj is not None:
+        body["usage"] = usage_obj
+    return body
+
+
+class ChunkFactory:
+    """Makes `chat.completion.chunk`s that share one id, `created` and model."""
+
+    def __init__(
+        self, model: str, *, include_usage: bool = False, completion_id: str | None = None
+    ):
+        self.model = model
+        self.id = completion_id or new_id("chatcmpl-")
+        self.created = int(time.time())
+        self.include_usage = include_usage
+
+    def chunk(self, choices: list[dict[str, Any]]) -> dict[str, Any]:
+        """A chunk with the given choices; `usage: null` when the client asked for usage."""
+        body: dict[str, Any] = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
+        }
+        if self.include_usage:
+            body["usage"] = None
+        return body
+
+    def delta(self, index: int, delta: dict[str, Any], finish_reason: str | None = None):
+        """A chunk carrying one choice's delta."""
+        item = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        return self.chunk([item])
+
+    def role(self, index: int = 0) -> dict[str, Any]:
+        """The first chunk of a choice: the assistant role with empty content."""
+        return self.delta(index, {"role": "assistant", "content": "", "refusal": None})
+
+    def content(self, index: int, text: str) -> dict[str, Any]:
+        """A content delta."""
+        return self.delta(index, {"content": text})
+
+    def tool_call(
+        self,
+        index: int,
+        tool_index: int,
+        *,
+        call_id: str | None = None,
+        name: str | None = None,
+        arguments: str = "",
+    ) -> dict[str, Any]:
+        """A tool-call delta; the first one of a call carries its id, type and name."""
+        item: dict[str, Any] = {"index": tool_index}
+        function: dict[str, Any] = {"arguments": arguments}
+        if call_id is not None:
+            item["id"] = call_id
+            item["type"] = "function"
+        if name is not None:
+            function["name"] = name
+        item["function"] = function
+        return self.delta(index, {"tool_calls": [item]})
+
+    def finish(self, index: int, reason: str) -> dict[str, Any]:
+        """The last chunk of a choice, with an empty delta and its finish_reason."""
+        return self.delta(index, {}, reason)
+
+    def usage(self, usage_obj: dict[str, int]) -> dict[str, Any]:
+        """The final usage chunk: empty `choices` and the usage totals."""
+        body = self.chunk([])
+        body["usage"] = usage_obj
+        return body

@@ -1,0 +1,108 @@
+"""The gateway's exception tree; every error a client sees is one of these.
+
+APIError                     500 server_error
+├── InvalidRequestError      400 invalid_request_error
+│   ├── UnsupportedError     400 invalid_request_error (the model cannot do that)
+│   └── PayloadTooLarge      413 invalid_request_error
+├── AuthenticationError      401 invalid_request_error / invalid_api_key
+├── PermissionDeniedError    403 invalid_request_error
+├── NotFoundError            404 invalid_request_error
+│   └── ModelNotFoundError   404 invalid_request_error / model_not_found
+├── RateLimitError           429 rate_limit_exceeded
+├── UpstreamError            502 server_error (bad or failed upstream answer)
+└── UpstreamTimeoutError     504 timeout
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class APIError(Exception):
+    """Root of every error the gateway reports in the OpenAI envelope."""
+
+    status = 500
+    type = "server_error"
+    code: str | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        status: int | None = None,
+        type: str | None = None,
+        headers: dict[str, str] | None = None,
+        retryable: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        if type is not None:
+            self.type = type
+        self.headers = dict(headers or {})
+        # True when another attempt (retry or fallback) may succeed.
+        self.retryable = retryable
+
+    def to_dict(self) -> dict[str, Any]:
+        """The OpenAI error envelope for this error."""
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+
+class InvalidRequestError(APIError):
+    status, type = 400, "invalid_request_error"
+
+
+class UnsupportedError(InvalidRequestError):
+    code = "unsupported_parameter"
+
+
+class PayloadTooLarge(InvalidRequestError):
+    status, code = 413, "request_too_large"
+
+
+class AuthenticationError(APIError):
+    status, type, code = 401, "invalid_request_error", "invalid_api_key"
+
+
+class PermissionDeniedError(APIError):
+    status, type = 403, "invalid_request_error"
+
+
+class NotFoundError(APIError):
+    status, type = 404, "invalid_request_error"
+
+
+class ModelNotFoundError(NotFoundError):
+    code = "model_not_found"
+
+    def __init__(self, model: str, **kwargs: Any) -> None:
+        super().__init__(
+            f"The model `{model}` does not exist or you do not have access to it.",
+            param="model",
+            **kwargs,
+        )
+
+
+class RateLimitError(APIError):
+    status, type, code = 429, "requests", "rate_limit_exceeded"
+
+
+class UpstreamError(APIError):
+    status, type = 502, "server_error"
+
+
+class UpstreamTimeoutError(APIError):
+    status, type, code = 504, "timeout", "upstream_timeout"

@@ -1,0 +1,116 @@
+"""Model routing: public model ids (or patterns) mapped to a backend and its own model id."""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from app.errors import ModelNotFoundError
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One line of the models file: an exact id or a glob pattern routed to a backend."""
+
+    id: str
+    backend: str
+    upstream_model: str | None = None
+    strip_prefix: str = ""
+    retries: int = 0
+    fallbacks: tuple[str, ...] = ()
+    created: int = 0
+    options: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def is_pattern(self) -> bool:
+        """True for entries such as `gpt-*` or `ollama/*`."""
+        return any(ch in self.id for ch in "*?[")
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where one requested model goes: backend instance, its model id and retry policy."""
+
+    model: str
+    backend: str
+    upstream_model: str
+    retries: int = 0
+    fallbacks: tuple[str, ...] = ()
+    options: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+class ModelRegistry:
+    """Resolves requested model names; exact ids win over patterns, patterns go in file order."""
+
+    def __init__(self, entries: list[ModelEntry]) -> None:
+        self.exact = {e.id: e for e in entries if not e.is_pattern}
+        self.patterns = [e for e in entries if e.is_pattern]
+
+    @classmethod
+    def from_list(cls, items: list[dict[str, Any]], backends: set[str]) -> ModelRegistry:
+        """Build the registry from the `models:` list of the models file."""
+        created = int(time.time())
+        entries = []
+        for i, item in enumerate(items):
+            try:
+                model_id, backend = str(item["id"]), str(item["backend"])
+            except (KeyError, TypeError) as exc:
+                raise ValueError(f"models[{i}] needs an `id` and a `backend`") from exc
+            if backend not in backends:
+                raise ValueError(f"models[{i}] ({model_id}) names unknown backend `{backend}`")
+            known = {"id", "backend", "model", "strip_prefix", "retries", "fallbacks", "created"}
+            entries.append(
+                ModelEntry(
+                    id=model_id,
+                    backend=backend,
+                    upstream_model=item.get("model"),
+                    strip_prefix=item.get("strip_prefix", ""),
+                    retries=int(item.get("retries", 0)),
+                    fallbacks=tuple(item.get("fallbacks") or ()),
+                    created=int(item.get("created", created)),
+                    options={k: v for k, v in item.items() if k not in known},
+                )
+            )
+        return cls(entries)
+
+    def resolve(self, name: str) -> Route:
+        """Return the route for a requested model name, or raise ModelNotFoundError."""
+        entry = self.exact.get(name)
+        if entry is not None:
+            return self._route(entry, name, entry.upstream_model or name)
+        for entry in self.patterns:
+            if fnmatch.fnmatchcase(name, entry.id):
+                upstream = name
+                if entry.strip_prefix and upstream.startswith(entry.strip_prefix):
+                    upstream = upstream[len(entry.strip_prefix) :]
+                return self._route(entry, name, entry.upstream_model or upstream)
+        raise ModelNotFoundError(name)
+
+    def chain(self, name: str) -> list[Route]:
+        """The route for `name` followed by the routes of its fallbacks, in order."""
+        first = self.resolve(name)
+        return [first] + [self.resolve(fallback) for fallback in first.fallbacks]
+
+    def listed(self) -> list[ModelEntry]:
+        """Exact entries, the ones `/v1/models` can show."""
+        return list(self.exact.values())
+
+    @staticmethod
+    def _route(entry: ModelEntry, name: str, upstream: str) -> Route:
+        return Route(name, entry.backend, upstream, entry.retries, entry.fallbacks, entry.options)
+
+
+def load_models_file(path: str | Path) -> dict[str, Any]:
+    """Read the models file; it holds `backends:` (instances) and `models:` (routes)."""
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping with `backends` and `models`")
+    data.setdefault("backends", {})
+    data.setdefault("models", [])
+    return data

@@ -1,0 +1,48 @@
+"""Request schemas (marshmallow) and the helper that reads a JSON body through one."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import marshmallow as ma
+from flask import request
+
+from app.errors import InvalidRequestError
+from app.schemas.base import first_error, format_path
+
+_BAD_JSON = (
+    "We could not parse the JSON body of your request. The gateway expects a JSON payload, "
+    "but what was sent was not valid JSON."
+)
+
+
+def read_json_object() -> dict[str, Any]:
+    """The request body as a JSON object, or an OpenAI-style 400."""
+    mimetype = request.mimetype or ""
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        shown = request.content_type or "none"
+        raise InvalidRequestError(
+            f"Invalid Content-Type header ({shown}); expected application/json.",
+            code="invalid_content_type",
+        )
+    raw = request.get_data(cache=False)
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidRequestError(_BAD_JSON, code="invalid_json") from exc
+    if not isinstance(body, dict):
+        raise InvalidRequestError("The request body must be a JSON object.", code="invalid_json")
+    return body
+
+
+def load_request(schema: ma.Schema) -> dict[str, Any]:
+    """Validate the request body with `schema`; a violation is a 400 naming its `param`."""
+    body = read_json_object()
+    try:
+        return schema.load(body)
+    except ma.ValidationError as exc:
+        path, text = first_error(exc.messages)
+        param = format_path(path)
+        message = f"Invalid '{param}': {text}" if param else text
+        raise InvalidRequestError(message, param=param) from exc

@@ -1,0 +1,1 @@
+"""Service layer: routing requests to backends and shaping what comes back."""

@@ -1,0 +1,57 @@
+"""Settings read from the environment (and an optional .env file) into a plain mapping."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from dotenv import load_dotenv
+
+CONFIG_DIR = Path(__file__).resolve().parent
+_dotenv_loaded = False
+
+
+def _load_dotenv_once() -> None:
+    """Load `.env` from the working directory a single time per process."""
+    global _dotenv_loaded
+    if not _dotenv_loaded:
+        load_dotenv(override=False)
+        _dotenv_loaded = True
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else default
+
+
+def _list(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+def load_settings() -> dict[str, Any]:
+    """Return the gateway settings from the environment, with defaults for everything."""
+    _load_dotenv_once()
+    return {
+        # Client keys the gateway accepts (Authorization: Bearer ...); empty means open.
+        "GATEWAY_API_KEYS": _list("GATEWAY_API_KEYS"),
+        # YAML file that maps model ids to backends.
+        "MODELS_FILE": os.environ.get("MODELS_FILE") or str(CONFIG_DIR / "models.yaml"),
+        # Largest accepted request body, in bytes (Flask answers 413 above it).
+        "MAX_CONTENT_LENGTH": _int("GATEWAY_MAX_BODY_BYTES", 8 * 1024 * 1024),
+        # Upper bound for `n` (choices per request).
+        "GATEWAY_MAX_N": _int("GATEWAY_MAX_N", 16),
+        # Upper bound for the number of messages in one chat request.
+        "GATEWAY_MAX_MESSAGES": _int("GATEWAY_MAX_MESSAGES", 2048),
+        # Origins allowed by CORS ("*" by default, never with credentials).
+        "CORS_ORIGINS": _list("CORS_ORIGINS") or ["*"],
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO").upper(),
+        # Seconds to sleep before a retry: base * 2**attempt, with jitter, capped.
+        "RETRY_BACKOFF_BASE": _float("GATEWAY_RETRY_BACKOFF", 0.25),
+        "RETRY_BACKOFF_MAX": _float("GATEWAY_RETRY_BACKOFF_MAX", 8.0),
+    }

@@ -1,0 +1,52 @@
+"""Shared fixtures: the app built with a test config, its client, and a real gateway process."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from app import create_app
+from tests.support.servers import ROOT, start_gateway
+
+# Offline BPE files for tiktoken; when absent the gateway approximates token counts.
+_TIKTOKEN_CACHE = ROOT.parent / "shared" / "tiktoken_cache"
+if _TIKTOKEN_CACHE.is_dir():
+    os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(_TIKTOKEN_CACHE))
+
+MOCK_MODELS = {
+    "backends": {"mock": {"type": "mock"}},
+    "models": [
+        {"id": "mock", "backend": "mock"},
+        {"id": "gpt-4o", "backend": "mock"},
+        {"id": "mock/*", "backend": "mock", "strip_prefix": "mock/"},
+    ],
+}
+
+
+@pytest.fixture
+def config() -> dict:
+    """The test config mapping; tests may edit it before using `app`."""
+    return {"TESTING": True, "MODELS": MOCK_MODELS, "GATEWAY_API_KEYS": []}
+
+
+@pytest.fixture
+def app(config):
+    """A gateway app built from the test config."""
+    return create_app(config)
+
+
+@pytest.fixture
+def client(app):
+    """Flask's test client for `app`."""
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def gateway_server(tmp_path_factory):
+    """A real gunicorn gateway (the Procfile's command) with the default models file."""
+    tmp: Path = tmp_path_factory.mktemp("gateway")
+    server = start_gateway(tmp, env={"GATEWAY_API_KEYS": "sk-test-client"})
+    yield server
+    server.stop()
