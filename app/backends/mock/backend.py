@@ -98,3 +98,9 @@ class MockBackend(Backend):
         if call.wants_usage:
             completion_tokens = sum(len(pieces) for pieces, _ in answers)
             yield chunks.usage(shaping.usage(prompt_tokens, completion_tokens))
+
+    def embeddings(self, call: Call) -> dict[str, Any]:
+        """Deterministic unit-length vectors (see `app.backends.mock.embeddings`)."""
+        from app.backends.mock.embeddings import embed
+
+        return embed(call)

@@ -1,0 +1,149 @@
+"""Pooled HTTP access to one upstream, with explicit timeouts and errors mapped once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
+
+from app.errors import APIError, UpstreamError, UpstreamTimeoutError
+
+log = logging.getLogger(__name__)
+
+# Upstream response headers worth passing on to the client.
+PASSED_HEADERS = ("retry-after", "retry-after-ms")
+PASSED_PREFIXES = ("x-ratelimit-",)
+
+
+class UpstreamHTTP:
+    """One keep-alive `requests.Session` per upstream per worker; every call has a timeout.
+
+    Options (from the backend's entry in the models file): `base_url`, `headers`,
+    `connect_timeout` (s, default 5), `read_timeout` (s between bytes, default 600),
+    `pool_size` (connections kept alive, default 100).
+    """
+
+    def __init__(self, name: str, base_url: str, options: Mapping[str, Any]) -> None:
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        self.timeout = (
+            float(options.get("connect_timeout", 5.0)),
+            float(options.get("read_timeout", 600.0)),
+        )
+        pool_size = int(options.get("pool_size", 100))
+        self.session = requests.Session()
+        # Proxies and .netrc from the environment must not silently reroute provider traffic.
+        self.session.trust_env = False
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers.update(
+            {str(k): str(v) for k, v in (options.get("headers") or {}).items()}
+        )
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        stream: bool = False,
+        params: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        """Send one request; connection failures → 502 and timeouts → 504 (both retryable)."""
+        url = path if path.startswith(("http://", "https://")) else self.base_url + path
+        try:
+            return self.session.request(
+                method,
+                url,
+                json=json_body,
+                data=data,
+                headers=headers,
+                params=params,
+                stream=stream,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.ConnectTimeout as exc:
+            raise UpstreamTimeoutError(
+                f"Timed out connecting to upstream `{self.name}`.", retryable=True
+            ) from exc
+        except requests.ReadTimeout as exc:
+            raise UpstreamTimeoutError(
+                f"Upstream `{self.name}` did not answer in time.", retryable=True
+            ) from exc
+        except requests.RequestException as exc:
+            # The exception text may carry URLs or headers: it is logged by class only.
+            log.warning("upstream %s unreachable: %s", self.name, type(exc).__name__)
+            raise UpstreamError(
+                f"Could not connect to upstream `{self.name}`.",
+                code="upstream_unreachable",
+                retryable=True,
+            ) from exc
+
+    def iter_bytes(self, response: requests.Response) -> Iterator[bytes]:
+        """The raw body of a streamed response as it arrives; read errors become APIErrors."""
+        try:
+            # chunk_size=None yields whatever the socket delivered, without waiting to fill.
+            yield from response.iter_content(chunk_size=None)
+        except requests.exceptions.ConnectionError as exc:
+            # requests reports a read timeout during iteration as a ConnectionError.
+            if exc.args and isinstance(exc.args[0], ReadTimeoutError):
+                raise UpstreamTimeoutError(f"Upstream `{self.name}` stopped sending data.") from exc
+            raise UpstreamError(f"Upstream `{self.name}` closed the stream early.") from exc
+        except requests.RequestException as exc:
+            raise UpstreamError(f"Upstream `{self.name}` closed the stream early.") from exc
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self.session.close()
+
+
+def passed_headers(response: requests.Response) -> dict[str, str]:
+    """Rate-limit and retry headers of an upstream response, to forward to the client."""
+    return {
+        name: value
+        for name, value in response.headers.items()
+        if name.lower() in PASSED_HEADERS or name.lower().startswith(PASSED_PREFIXES)
+    }
+
+
+def status_error(
+    upstream_status: int,
+    message: str,
+    *,
+    type: str | None = None,
+    code: str | None = None,
+    param: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> APIError:
+    """The client-facing error for an upstream HTTP failure.
+
+    4xx keeps its status; 429 is retryable; 5xx becomes 502 (retryable); anything else 502.
+    """
+    if 400 <= upstream_status < 500:
+        default_type = "requests" if upstream_status == 429 else "invalid_request_error"
+        return APIError(
+            message,
+            status=upstream_status,
+            type=type or default_type,
+            code=code
+            if code is not None
+            else ("rate_limit_exceeded" if upstream_status == 429 else None),
+            param=param,
+            headers=dict(headers or {}),
+            retryable=upstream_status in (408, 429),
+        )
+    return UpstreamError(
+        message,
+        type=type if type not in (None, "invalid_request_error") else "server_error",
+        code=code,
+        headers=dict(headers or {}),
+        retryable=True,
+    )
