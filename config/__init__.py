@@ -1,5 +1,5 @@
 """Gateway settings: the only place that reads environment variables."""
 
-from config.settings import load_settings
+from config.settings import load_settings, secret_from_env
 
-__all__ = ["load_settings"]
+__all__ = ["load_settings", "secret_from_env"]

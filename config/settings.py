@@ -34,6 +34,14 @@ def _list(name: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
 
 
+def secret_from_env(name: str | None) -> str | None:
+    """The value of the environment variable a models file names for a provider key."""
+    if not name:
+        return None
+    _load_dotenv_once()
+    return os.environ.get(name) or None
+
+
 def load_settings() -> dict[str, Any]:
     """Return the gateway settings from the environment, with defaults for everything."""
     _load_dotenv_once()
@@ -54,4 +62,7 @@ def load_settings() -> dict[str, Any]:
         # Seconds to sleep before a retry: base * 2**attempt, with jitter, capped.
         "RETRY_BACKOFF_BASE": _float("GATEWAY_RETRY_BACKOFF", 0.25),
         "RETRY_BACKOFF_MAX": _float("GATEWAY_RETRY_BACKOFF_MAX", 8.0),
+        # Server-side t3.chat credentials (experimental backend); they win over client keys.
+        "T3_COOKIES": os.environ.get("COOKIES", ""),
+        "T3_CONVEX_SESSION_ID": os.environ.get("CONVEX_SESSION_ID", ""),
     }

@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import atexit
+import importlib
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
 
 from app.backends.base import Backend, Call, Result, Stream
-from app.backends.mock import MockBackend
 
-# Adding a provider means adding its module and one line here.
-BACKEND_TYPES: dict[str, type[Backend]] = {
-    "mock": MockBackend,
+# Adding a provider means adding its module and one line here. Modules load on first use,
+# so a gateway that routes nothing to a provider never imports its code.
+BACKEND_TYPES: dict[str, str] = {
+    "mock": "app.backends.mock:MockBackend",
+    "openai": "app.backends.openai:OpenAIBackend",
+    "gemini": "app.backends.gemini:GeminiBackend",
+    "anthropic": "app.backends.anthropic:AnthropicBackend",
+    "t3chat": "app.backends.t3chat:T3ChatBackend",
 }
+
+
+def backend_class(kind: str) -> type[Backend]:
+    """The Backend subclass registered under `kind`."""
+    module_name, _, attr = BACKEND_TYPES[kind].partition(":")
+    return getattr(importlib.import_module(module_name), attr)
 
 __all__ = ["BACKEND_TYPES", "Backend", "Backends", "Call", "Result", "Stream"]
 
@@ -30,7 +41,7 @@ class Backends:
             if kind not in BACKEND_TYPES:
                 known = ", ".join(sorted(BACKEND_TYPES))
                 raise ValueError(f"backend `{name}` has unknown type `{kind}` (known: {known})")
-            self.instances[name] = BACKEND_TYPES[kind](name, spec, settings)
+            self.instances[name] = backend_class(kind)(name, spec, settings)
 
     def __getitem__(self, name: str) -> Backend:
         return self.instances[name]
