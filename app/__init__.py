@@ -45,9 +45,10 @@ def register_logging(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     """Request ids, CORS and client keys."""
-    from app import auth, request_context
+    from app import auth, observe, request_context
 
     request_context.init_app(app)
+    observe.init_app(app)
     CORS(app, origins=app.config["CORS_ORIGINS"], supports_credentials=False)
     auth.init_app(app)
 
@@ -61,9 +62,9 @@ def register_backends(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """API blueprints under `/v1` and again without the prefix; health at the root."""
-    from app.api import chat, health, models
+    from app.api import chat, completions, embeddings, health, models
 
-    for blueprint in (chat.bp, models.bp):
+    for blueprint in (chat.bp, completions.bp, embeddings.bp, models.bp):
         app.register_blueprint(blueprint, url_prefix="/v1")
         app.register_blueprint(blueprint, url_prefix="", name=f"{blueprint.name}_unprefixed")
     app.register_blueprint(health.bp)

@@ -74,7 +74,8 @@ def require_api_key() -> None:
     token = bearer_token()
     g.client_token = token
     g.client_key = None
-    if store.open:
+    # Browsers send CORS preflights without credentials; they must not be refused.
+    if store.open or request.method == "OPTIONS":
         return
     if token is None:
         raise AuthenticationError(_MISSING_KEY)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, g, jsonify
+from flask import Flask, Response, current_app, g, jsonify
 from werkzeug.exceptions import HTTPException
 
 from app.errors import APIError
@@ -45,12 +45,15 @@ def _from_http_exception(exc: HTTPException) -> APIError:
     elif status == 405:
         message = f"Method {request.method} is not allowed for {request.path}."
     elif status == 413:
-        message = "The request body is larger than the gateway accepts."
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        accepted = f"the {limit} bytes" if limit else "what"
+        message = f"The request body is larger than {accepted} this gateway accepts."
     else:
         message = exc.description or exc.name
     headers = {}
-    if status == 405 and exc.get_response().headers.get("Allow"):
-        headers["Allow"] = exc.get_response().headers["Allow"]
+    allowed = getattr(exc, "valid_methods", None)
+    if status == 405 and allowed:
+        headers["Allow"] = ", ".join(sorted(allowed))
     return APIError(message, status=status, type=err_type, code=code, headers=headers)
 
 

@@ -55,7 +55,8 @@ class ModelRegistry:
     def from_list(cls, items: list[dict[str, Any]], backends: set[str]) -> ModelRegistry:
         """Build the registry from the `models:` list of the models file."""
         created = int(time.time())
-        entries = []
+        entries: list[ModelEntry] = []
+        seen: set[str] = set()
         for i, item in enumerate(items):
             try:
                 model_id, backend = str(item["id"]), str(item["backend"])
@@ -63,6 +64,10 @@ class ModelRegistry:
                 raise ValueError(f"models[{i}] needs an `id` and a `backend`") from exc
             if backend not in backends:
                 raise ValueError(f"models[{i}] ({model_id}) names unknown backend `{backend}`")
+            if model_id in seen:
+                # A later duplicate would silently replace the earlier route.
+                raise ValueError(f"models[{i}] repeats the id `{model_id}`")
+            seen.add(model_id)
             known = {"id", "backend", "model", "strip_prefix", "retries", "fallbacks", "created"}
             entries.append(
                 ModelEntry(
@@ -71,12 +76,25 @@ class ModelRegistry:
                     upstream_model=item.get("model"),
                     strip_prefix=item.get("strip_prefix", ""),
                     retries=int(item.get("retries", 0)),
-                    fallbacks=tuple(item.get("fallbacks") or ()),
+                    fallbacks=_names(item.get("fallbacks")),
                     created=int(item.get("created", created)),
                     options={k: v for k, v in item.items() if k not in known},
                 )
             )
-        return cls(entries)
+        registry = cls(entries)
+        registry._check_fallbacks()
+        return registry
+
+    def _check_fallbacks(self) -> None:
+        """Every fallback must name a model this registry can route (found at start, not later)."""
+        for entry in [*self.exact.values(), *self.patterns]:
+            for fallback in entry.fallbacks:
+                try:
+                    self.resolve(fallback)
+                except ModelNotFoundError as exc:
+                    raise ValueError(
+                        f"model `{entry.id}` falls back to `{fallback}`, which no entry routes"
+                    ) from exc
 
     def resolve(self, name: str) -> Route:
         """Return the route for a requested model name, or raise ModelNotFoundError."""
@@ -103,6 +121,15 @@ class ModelRegistry:
     @staticmethod
     def _route(entry: ModelEntry, name: str, upstream: str) -> Route:
         return Route(name, entry.backend, upstream, entry.retries, entry.fallbacks, entry.options)
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    """`fallbacks` as a tuple of model names; a single name may be given as a plain string."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(name) for name in value)
 
 
 def load_models_file(path: str | Path) -> dict[str, Any]:

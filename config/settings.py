@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +35,25 @@ def _list(name: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
 
 
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    return raw in ("1", "true", "yes", "on") if raw else default
+
+
 def secret_from_env(name: str | None) -> str | None:
     """The value of the environment variable a models file names for a provider key."""
     if not name:
         return None
     _load_dotenv_once()
     return os.environ.get(name) or None
+
+
+def tiktoken_cache_dir() -> str:
+    """The folder tiktoken reads encoding files from, by tiktoken's own rule ("" disables it)."""
+    for name in ("TIKTOKEN_CACHE_DIR", "DATA_GYM_CACHE_DIR"):
+        if name in os.environ:
+            return os.environ[name]
+    return os.path.join(tempfile.gettempdir(), "data-gym-cache")
 
 
 def load_settings() -> dict[str, Any]:
@@ -65,4 +79,13 @@ def load_settings() -> dict[str, Any]:
         # Server-side t3.chat credentials (experimental backend); they win over client keys.
         "T3_COOKIES": os.environ.get("COOKIES", ""),
         "T3_CONVEX_SESSION_ID": os.environ.get("CONVEX_SESSION_ID", ""),
+        # Proxies in front of the gateway whose X-Forwarded-* headers are trusted (0: none).
+        "TRUST_PROXY_HOPS": _int("TRUST_PROXY_HOPS", 0),
+        # GET /metrics (Prometheus); with a token, scrapers must send `Authorization: Bearer`.
+        "METRICS_ENABLED": _bool("METRICS_ENABLED", True),
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
+        # On SIGTERM, open streams get this long to finish before they end with an error event.
+        "SHUTDOWN_GRACE_SECONDS": _float("SHUTDOWN_GRACE_SECONDS", 25.0),
+        # Request log lines on stdout: "json" (one object per line) or "text" (key=value).
+        "LOG_FORMAT": (os.environ.get("LOG_FORMAT") or "json").strip().lower(),
     }

@@ -25,6 +25,27 @@ MOCK_MODELS = {
 }
 
 
+CLIENT_KEY = "sk-test-client"
+# A small but real pause between streamed tokens, so that each chunk's departure is observable.
+CHUNK_DELAY = 0.02
+GATEWAY_MODELS = {
+    "backends": {"mock": {"type": "mock", "chunk_delay": CHUNK_DELAY}},
+    "models": [
+        {"id": model_id, "backend": "mock"}
+        for model_id in (
+            "mock",
+            "gpt-4o",
+            "gpt-4o-mini",
+            "gpt-4",
+            "gpt-3.5-turbo",
+            "gpt-3.5-turbo-instruct",
+            "text-embedding-3-small",
+        )
+    ]
+    + [{"id": "mock/*", "backend": "mock", "strip_prefix": "mock/"}],
+}
+
+
 @pytest.fixture
 def config() -> dict:
     """The test config mapping; tests may edit it before using `app`."""
@@ -45,8 +66,10 @@ def client(app):
 
 @pytest.fixture(scope="session")
 def gateway_server(tmp_path_factory):
-    """A real gunicorn gateway (the Procfile's command) with the default models file."""
+    """A real gunicorn gateway (the Procfile's command): mock models with a chunk delay, one key."""
     tmp: Path = tmp_path_factory.mktemp("gateway")
-    server = start_gateway(tmp, env={"GATEWAY_API_KEYS": "sk-test-client"})
+    server = start_gateway(
+        tmp, GATEWAY_MODELS, env={"GATEWAY_API_KEYS": CLIENT_KEY, "LOG_LEVEL": "INFO"}
+    )
     yield server
     server.stop()

@@ -47,12 +47,14 @@ class Stream:
     already complete SSE events (relayed as they are). When `append_done` is true the gateway
     writes `data: [DONE]` after the last event; a relay that forwards the upstream's own
     `[DONE]` sets it to false. `close` releases the upstream at once (client went away).
+    A backend whose events are raw bytes sets `usage` when it learns the token counts.
     """
 
     events: Iterator[dict[str, Any] | bytes]
     close: Callable[[], None] = _noop
     headers: dict[str, str] = field(default_factory=dict)
     append_done: bool = True
+    usage: dict[str, Any] | None = None
 
 
 Result = dict[str, Any] | Stream

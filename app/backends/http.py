@@ -7,9 +7,11 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
 
+from app import __version__
 from app.errors import APIError, UpstreamError, UpstreamTimeoutError
 
 log = logging.getLogger(__name__)
@@ -17,6 +19,8 @@ log = logging.getLogger(__name__)
 # Upstream response headers worth passing on to the client.
 PASSED_HEADERS = ("retry-after", "retry-after-ms")
 PASSED_PREFIXES = ("x-ratelimit-",)
+# Largest read from a streamed body that is not chunked; smaller reads return at once.
+_READ_SIZE = 64 * 1024
 
 
 class UpstreamHTTP:
@@ -41,6 +45,7 @@ class UpstreamHTTP:
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
+        self.session.headers["User-Agent"] = f"openai-gateway/{__version__}"
         self.session.headers.update(
             {str(k): str(v) for k, v in (options.get("headers") or {}).items()}
         )
@@ -55,8 +60,12 @@ class UpstreamHTTP:
         headers: Mapping[str, str] | None = None,
         stream: bool = False,
         params: Mapping[str, str] | None = None,
+        timeout: tuple[float, float] | None = None,
     ) -> requests.Response:
-        """Send one request; connection failures → 502 and timeouts → 504 (both retryable)."""
+        """Send one request; connection failures → 502 and timeouts → 504 (both retryable).
+
+        `path` is appended to `base_url` unless it is a full URL (precomputed by the caller).
+        """
         url = path if path.startswith(("http://", "https://")) else self.base_url + path
         try:
             return self.session.request(
@@ -67,42 +76,68 @@ class UpstreamHTTP:
                 headers=headers,
                 params=params,
                 stream=stream,
-                timeout=self.timeout,
+                timeout=timeout or self.timeout,
                 allow_redirects=False,
             )
-        except requests.ConnectTimeout as exc:
-            raise UpstreamTimeoutError(
-                f"Timed out connecting to upstream `{self.name}`.", retryable=True
-            ) from exc
-        except requests.ReadTimeout as exc:
-            raise UpstreamTimeoutError(
-                f"Upstream `{self.name}` did not answer in time.", retryable=True
-            ) from exc
         except requests.RequestException as exc:
-            # The exception text may carry URLs or headers: it is logged by class only.
-            log.warning("upstream %s unreachable: %s", self.name, type(exc).__name__)
-            raise UpstreamError(
-                f"Could not connect to upstream `{self.name}`.",
-                code="upstream_unreachable",
-                retryable=True,
-            ) from exc
+            raise self.transport_error(exc) from exc
 
     def iter_bytes(self, response: requests.Response) -> Iterator[bytes]:
         """The raw body of a streamed response as it arrives; read errors become APIErrors."""
+        raw = response.raw
         try:
-            # chunk_size=None yields whatever the socket delivered, without waiting to fill.
-            yield from response.iter_content(chunk_size=None)
-        except requests.exceptions.ConnectionError as exc:
-            # requests reports a read timeout during iteration as a ConnectionError.
-            if exc.args and isinstance(exc.args[0], ReadTimeoutError):
-                raise UpstreamTimeoutError(f"Upstream `{self.name}` stopped sending data.") from exc
-            raise UpstreamError(f"Upstream `{self.name}` closed the stream early.") from exc
+            if getattr(raw, "chunked", False) and raw.supports_chunked_reads():
+                # Yields each HTTP chunk as soon as it is complete.
+                yield from response.iter_content(chunk_size=None)
+                return
+            # Without chunked encoding `iter_content(None)` would read to the end before
+            # yielding; `read1` returns whatever has arrived instead.
+            while chunk := raw.read1(_READ_SIZE):
+                yield chunk
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            raise self.transport_error(exc, started=True) from exc
+
+    def read_body(self, response: requests.Response) -> bytes:
+        """The whole body of a (streamed) response; read errors become APIErrors."""
+        try:
+            return response.content
         except requests.RequestException as exc:
-            raise UpstreamError(f"Upstream `{self.name}` closed the stream early.") from exc
+            raise self.transport_error(exc, started=True) from exc
+
+    def transport_error(self, exc: Exception, *, started: bool = False) -> APIError:
+        """The client-facing error for a failure below HTTP (connect, read, timeout)."""
+        # The exception text may carry URLs: it is logged by class only.
+        log.warning("upstream %s failed: %s", self.name, type(exc).__name__)
+        if isinstance(exc, requests.ConnectTimeout):
+            return UpstreamTimeoutError(
+                f"Timed out connecting to upstream `{self.name}`.", retryable=True
+            )
+        if _is_read_timeout(exc):
+            what = "stopped sending data" if started else "did not answer in time"
+            return UpstreamTimeoutError(f"Upstream `{self.name}` {what}.", retryable=True)
+        if started or isinstance(exc, requests.exceptions.ChunkedEncodingError):
+            return UpstreamError(
+                f"Upstream `{self.name}` closed the connection before the answer was complete.",
+                code="upstream_disconnected",
+                retryable=True,
+            )
+        return UpstreamError(
+            f"Could not connect to upstream `{self.name}`.",
+            code="upstream_unreachable",
+            retryable=True,
+        )
 
     def close(self) -> None:
         """Close pooled connections."""
         self.session.close()
+
+
+def _is_read_timeout(exc: Exception) -> bool:
+    """True for a read timeout, however requests or urllib3 wrapped it."""
+    if isinstance(exc, requests.ReadTimeout | ReadTimeoutError):
+        return True
+    # requests reports a read timeout while reading the body as a ConnectionError.
+    return bool(exc.args) and isinstance(exc.args[0], ReadTimeoutError)
 
 
 def passed_headers(response: requests.Response) -> dict[str, str]:

@@ -9,7 +9,7 @@ import marshmallow as ma
 from flask import request
 
 from app.errors import InvalidRequestError
-from app.schemas.base import first_error, format_path
+from app.schemas.problems import request_error
 
 _BAD_JSON = (
     "We could not parse the JSON body of your request. The gateway expects a JSON payload, "
@@ -42,7 +42,4 @@ def load_request(schema: ma.Schema) -> dict[str, Any]:
     try:
         return schema.load(body)
     except ma.ValidationError as exc:
-        path, text = first_error(exc.messages)
-        param = format_path(path)
-        message = f"Invalid '{param}': {text}" if param else text
-        raise InvalidRequestError(message, param=param) from exc
+        raise request_error(exc.messages) from exc

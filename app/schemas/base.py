@@ -1,11 +1,55 @@
-"""Schema building blocks: strict JSON types, discriminated unions and error paths."""
+"""Schema building blocks: the base schema, strict JSON field types and error paths."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import marshmallow as ma
+
+from app.schemas.fields import (
+    Array,
+    ByType,
+    Choice,
+    Discriminated,
+    JSONField,
+    JSONObject,
+    Object,
+    StrictBoolean,
+    StrictInteger,
+    StrictNumber,
+    StrictString,
+)
+from app.schemas.problems import first_error, format_path
+
+__all__ = [
+    "Array",
+    "BaseSchema",
+    "ByType",
+    "Choice",
+    "Discriminated",
+    "JSONField",
+    "JSONObject",
+    "Object",
+    "StrictBoolean",
+    "StrictInteger",
+    "StrictNumber",
+    "StrictString",
+    "first_error",
+    "format_path",
+]
+
+
+class _Skippable(frozenset):
+    """Names of fields to skip when absent.
+
+    marshmallow tests membership to skip a field and iterates the collection to derive a
+    nested `partial` for each present field; nested schemas here are loaded on their own, so
+    iterating yields nothing and costs nothing.
+    """
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
 
 
 class BaseSchema(ma.Schema):
@@ -14,98 +58,20 @@ class BaseSchema(ma.Schema):
     class Meta:
         unknown = ma.INCLUDE
 
-
-class StrictNumber(ma.fields.Field):
-    """A JSON number (int or float), never a string or a boolean."""
-
-    default_error_messages = {"invalid": "Invalid type: expected a number."}
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.make_error("invalid")
-        if value != value or value in (float("inf"), float("-inf")):
-            raise self.make_error("invalid")
-        return value
-
-
-class StrictInteger(ma.fields.Integer):
-    """A JSON integer (`1.0` and `true` are refused)."""
-
-    default_error_messages = {"invalid": "Invalid type: expected an integer."}
-
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(strict=True, **kwargs)
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if isinstance(value, bool):
-            raise self.make_error("invalid")
-        return super()._deserialize(value, attr, data, **kwargs)
-
-
-class StrictBoolean(ma.fields.Field):
-    """A JSON boolean only."""
-
-    default_error_messages = {"invalid": "Invalid type: expected a boolean."}
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if not isinstance(value, bool):
-            raise self.make_error("invalid")
-        return value
-
-
-class StrictString(ma.fields.String):
-    """A JSON string."""
-
-    default_error_messages = {"invalid": "Invalid type: expected a string."}
-
-
-class JSONObject(ma.fields.Dict):
-    """Any JSON object (kept as is)."""
-
-    default_error_messages = {"invalid": "Invalid type: expected an object."}
-
-
-class Discriminated(ma.fields.Field):
-    """A union of object schemas chosen by one key, e.g. messages by `role`, parts by `type`."""
-
-    def __init__(self, key: str, schemas: Mapping[str, type[ma.Schema]], **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.key = key
-        self.schemas = {name: cls() for name, cls in schemas.items()}
+        # Optional fields without a default that a payload leaves out are skipped outright
+        # (marshmallow's `partial`), instead of visiting each of them on every load.
+        self._skippable = _Skippable(
+            name
+            for name, field in self.load_fields.items()
+            if not field.required and field.load_default is ma.missing
+        )
 
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if not isinstance(value, dict):
-            raise ma.ValidationError("Invalid type: expected an object.")
-        tag = value.get(self.key)
-        if tag is None:
-            raise ma.ValidationError({self.key: ["Missing required parameter."]})
-        schema = self.schemas.get(tag) if isinstance(tag, str) else None
-        if schema is None:
-            supported = ", ".join(f"'{name}'" for name in self.schemas)
-            raise ma.ValidationError(
-                {self.key: [f"Invalid value: {tag!r}. Supported values are: {supported}."]}
-            )
-        return schema.load(value)
-
-
-def first_error(messages: Any, path: tuple[Any, ...] = ()) -> tuple[tuple[Any, ...], str]:
-    """The path and text of the first error in marshmallow's nested error structure."""
-    if isinstance(messages, dict):
-        # `_schema` errors belong to the object itself, not to a child field.
-        key = next(iter(messages))
-        child = path if key == "_schema" else (*path, key)
-        return first_error(messages[key], child)
-    if isinstance(messages, list) and messages:
-        return first_error(messages[0], path)
-    return path, str(messages)
-
-
-def format_path(path: tuple[Any, ...]) -> str | None:
-    """`("messages", 1, "role")` → `messages[1].role`."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out or None
+    def load(
+        self, data: Any, *, many: bool | None = None, partial: Any = None, **kwargs: Any
+    ) -> Any:
+        """Validate and return `data`; see `marshmallow.Schema.load`."""
+        if partial is None:
+            partial = self._skippable
+        return super().load(data, many=many, partial=partial, **kwargs)

@@ -6,17 +6,22 @@ import itertools
 import logging
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from flask import current_app, g
 
-from app import gateway
+from app import gateway, observe
 from app.backends import Call, Result, Stream
-from app.errors import APIError
+from app.errors import APIError, ModelNotFoundError
 from app.routing import Route
 
 log = logging.getLogger(__name__)
+
+# Indirection so tests can skip the waits.
+sleep = time.sleep
 
 
 @dataclass
@@ -41,18 +46,46 @@ def _prime(stream: Stream) -> Stream:
     return stream
 
 
-def _backoff(attempt: int, error: APIError) -> float:
-    settings = current_app.config
-    cap = float(settings.get("RETRY_BACKOFF_MAX", 8.0))
-    retry_after = error.headers.get("Retry-After") or error.headers.get("retry-after")
-    if retry_after:
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds the upstream asked us to wait (`retry-after-ms`, `retry-after`), if it said."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    try:
+        if "retry-after-ms" in lowered:
+            return max(0.0, float(lowered["retry-after-ms"]) / 1000)
+        if "retry-after" in lowered:
+            value = lowered["retry-after"].strip()
+            if value.replace(".", "", 1).isdigit():
+                return float(value)
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return None
+
+
+def backoff(attempt: int, error: APIError, base: float, cap: float) -> float:
+    """Seconds before retry `attempt` (0 = first retry): Retry-After, else jittered 2**n, capped."""
+    hinted = retry_after(error.headers)
+    if hinted is not None:
+        return min(hinted, cap)
+    delay = min(cap, base * 2**attempt)
+    # Jitter keeps many clients that failed together from retrying together.
+    return random.uniform(delay / 2, delay)
+
+
+def routes_for(model: str) -> list[Route]:
+    """The model's route, then its fallbacks' routes in order (theirs are not followed)."""
+    registry = gateway.models()
+    first = registry.resolve(model)
+    routes, seen = [first], {model}
+    for fallback in first.fallbacks:
+        if fallback in seen:
+            continue
+        seen.add(fallback)
         try:
-            return min(float(retry_after), cap)
-        except ValueError:
-            pass
-    base = float(settings.get("RETRY_BACKOFF_BASE", 0.25)) * (2**attempt)
-    # Full jitter keeps many clients that failed together from retrying together.
-    return min(cap, random.uniform(base / 2, base))
+            routes.append(registry.resolve(fallback))
+        except ModelNotFoundError:
+            log.warning("model %s: fallback %s is not in the models file", model, fallback)
+    return routes
 
 
 def _attempt(operation: str, route: Route, body: dict[str, Any]) -> Result:
@@ -65,14 +98,22 @@ def _attempt(operation: str, route: Route, body: dict[str, Any]) -> Result:
 def dispatch(operation: str, body: dict[str, Any]) -> Answer:
     """Run `operation` ("chat", "completion", "embeddings") for `body` on its model's backend.
 
-    Retryable failures (connection errors, 429, 5xx) are retried `retries` times with
-    exponential backoff and jitter, then each fallback model is tried in order.
+    A retryable failure (connection error, timeout, 429, 5xx) before the first byte is retried
+    `retries` times with exponential backoff and jitter, then each fallback model is tried in
+    order with its own `retries`. Any other error reaches the client at once.
     """
+    settings = current_app.config
+    base = float(settings.get("RETRY_BACKOFF_BASE", 0.25))
+    cap = float(settings.get("RETRY_BACKOFF_MAX", 8.0))
+    request_id = g.get("request_id", "-")
+    exchange = observe.current()
+    if exchange is not None:
+        exchange.model = body.get("model")
     error: APIError | None = None
-    for route in gateway.models().chain(body["model"]):
+    for route in routes_for(body["model"]):
         for attempt in range(route.retries + 1):
-            if error is not None and attempt > 0:
-                time.sleep(_backoff(attempt - 1, error))
+            if attempt and error is not None:
+                sleep(backoff(attempt - 1, error, base, cap))
             try:
                 return Answer(route, _attempt(operation, route, body))
             except APIError as exc:
@@ -80,12 +121,14 @@ def dispatch(operation: str, body: dict[str, Any]) -> Answer:
                     raise
                 error = exc
                 log.info(
-                    "request %s: %s/%s failed (%s), attempt %d",
-                    g.get("request_id", "-"),
+                    "request %s: %s/%s failed (%s %s), attempt %d of %d",
+                    request_id,
                     route.backend,
                     route.upstream_model,
                     exc.status,
+                    exc.code or exc.type,
                     attempt + 1,
+                    route.retries + 1,
                 )
     assert error is not None
     raise error

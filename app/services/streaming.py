@@ -1,13 +1,16 @@
-"""Server-sent events: a generator response that writes each chunk as soon as it exists."""
+"""Server-sent events: a response body that writes each chunk as soon as the backend makes it."""
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
+from typing import Any
 
 from flask import Response, g
 
+from app import observe, shutdown
 from app.backends import Stream
 from app.errors import APIError
 
@@ -21,38 +24,94 @@ SSE_HEADERS = {
 }
 
 
-def encode_event(payload: dict) -> bytes:
+def encode_event(payload: dict[str, Any]) -> bytes:
     """One `data:` event with compact JSON."""
     return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
 
 
-def _events(stream: Stream, request_id: str) -> Iterator[bytes]:
-    try:
-        for event in stream.events:
-            yield event if isinstance(event, bytes) else encode_event(event)
-        if stream.append_done:
-            yield DONE
-    except APIError as exc:
-        # Headers are gone already: the error travels as the stream's last event.
-        log.warning("stream %s failed: %s %s", request_id, exc.status, exc.message)
-        yield encode_event(exc.to_dict())
-    except Exception:
-        log.exception("stream %s failed unexpectedly", request_id)
-        yield encode_event(
-            APIError(
-                f"The server had an error while streaming your request. Request id: {request_id}."
-            ).to_dict()
-        )
-    finally:
-        # Runs on normal end, on error, and on GeneratorExit when the client disconnects.
-        stream.close()
+class EventStream:
+    """The WSGI body of an SSE response.
+
+    Events are relayed one by one, then `data: [DONE]`. A failure after the first byte (the
+    status line is already sent) becomes one `data: {"error": ...}` event that ends the stream,
+    without `[DONE]`. The backend's Stream is closed exactly once: at the end, after an error,
+    or when the server closes the body because the client went away, even before the first
+    event was pulled (a generator that never started would skip its `finally`).
+    """
+
+    def __init__(
+        self, stream: Stream, request_id: str, exchange: observe.Exchange | None = None
+    ) -> None:
+        self.stream = stream
+        self.request_id = request_id
+        self.exchange = exchange
+        self.finished = False
+        self._closed = False
+        self._events = self._generate()
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._events
+
+    def close(self) -> None:
+        """Called by the WSGI server when the response ends or the client disconnects."""
+        self._events.close()
+        if not self.finished:
+            log.info("stream %s closed before its end (client went away)", self.request_id)
+        self._release()
+
+    def _generate(self) -> Iterator[bytes]:
+        exchange = self.exchange
+        try:
+            for event in self.stream.events:
+                if isinstance(event, bytes):
+                    yield event
+                else:
+                    if exchange is not None and event.get("usage"):
+                        exchange.record_usage(event["usage"])
+                    yield encode_event(event)
+                if exchange is not None and exchange.first_byte is None:
+                    exchange.first_byte = time.perf_counter()
+            self.finished = True
+            if exchange is not None and self.stream.usage:
+                exchange.record_usage(self.stream.usage)
+            if self.stream.append_done:
+                yield DONE
+        except APIError as exc:
+            self.finished = True
+            if exchange is not None:
+                exchange.stream_error = exc.type
+            log.warning("stream %s failed: %s %s", self.request_id, exc.status, exc.message)
+            yield encode_event(exc.to_dict())
+        except Exception:
+            self.finished = True
+            if exchange is not None:
+                exchange.stream_error = "server_error"
+            log.exception("stream %s failed unexpectedly", self.request_id)
+            message = (
+                "The server had an error while streaming your request. "
+                f"Request id: {self.request_id}."
+            )
+            yield encode_event(APIError(message).to_dict())
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.stream.close()
+        except Exception:
+            # The answer is already complete or abandoned; a failed release must not hide it.
+            log.exception("stream %s: closing the backend stream failed", self.request_id)
 
 
 def sse_response(stream: Stream, headers: dict[str, str]) -> Response:
     """A `text/event-stream` response relaying `stream`."""
-    response = Response(
-        _events(stream, g.get("request_id", "-")),
+    # Past the shutdown grace period, the stream ends with an error event (app.shutdown).
+    stream.events = shutdown.guarded(stream.events)
+    return Response(
+        EventStream(stream, g.get("request_id", "-"), observe.current()),
         mimetype="text/event-stream",
         headers={**SSE_HEADERS, **stream.headers, **headers},
     )
-    return response

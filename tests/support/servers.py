@@ -62,8 +62,9 @@ class ServerProcess:
         raise AssertionError(f"server not ready after {timeout}s:\n{self.output()}")
 
     def output(self) -> str:
-        """Everything the process wrote so far."""
-        self._log.flush()
+        """Everything the process wrote so far (also after `stop`)."""
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def stop(self, timeout: float = 10.0) -> None:

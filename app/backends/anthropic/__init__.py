@@ -1,0 +1,5 @@
+"""Anthropic (Claude Messages API) backend."""
+
+from app.backends.anthropic.backend import AnthropicBackend
+
+__all__ = ["AnthropicBackend"]

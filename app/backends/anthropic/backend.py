@@ -1,0 +1,121 @@
+"""The Anthropic backend: chat completions through the native Claude Messages API."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import requests
+
+from app.backends.anthropic.errors import response_error
+from app.backends.anthropic.request import DEFAULT_MAX_TOKENS, build_request
+from app.backends.anthropic.response import chat_completion
+from app.backends.anthropic.stream import StreamTranslator
+from app.backends.base import Backend, Call, Result, Stream
+from app.backends.http import UpstreamHTTP
+from app.errors import APIError, UpstreamError
+from config import secret_from_env
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+DEFAULT_VERSION = "2023-06-01"
+DEFAULT_KEY_ENV = "ANTHROPIC_API_KEY"
+
+
+class AnthropicBackend(Backend):
+    """Claude models via `POST /v1/messages`.
+
+    Options: `api_key_env` (env var holding the key, default ANTHROPIC_API_KEY), `base_url`
+    (default https://api.anthropic.com), `anthropic_version` (default 2023-06-01), `beta`
+    (list of `anthropic-beta` flags), `default_max_tokens` (sent when the client gives no
+    limit, default 4096), plus the connection options of `UpstreamHTTP`.
+    """
+
+    def __init__(self, name: str, options: Mapping[str, Any], settings: Mapping[str, Any]) -> None:
+        super().__init__(name, options, settings)
+        self.key_env = str(self.options.get("api_key_env") or DEFAULT_KEY_ENV)
+        self.api_key = secret_from_env(self.key_env)
+        self.version = str(self.options.get("anthropic_version") or DEFAULT_VERSION)
+        beta = self.options.get("beta") or []
+        self.beta = ",".join(beta) if isinstance(beta, list) else str(beta)
+        self.default_max_tokens = int(self.options.get("default_max_tokens", DEFAULT_MAX_TOKENS))
+        if self.default_max_tokens < 1:
+            raise ValueError(f"backend `{name}`: default_max_tokens must be at least 1")
+        base_url = str(self.options.get("base_url") or DEFAULT_BASE_URL)
+        self.http = UpstreamHTTP(name, base_url, self.options)
+
+    def _headers(self) -> dict[str, str]:
+        if not self.api_key:
+            # Retryable, so that a fallback model on another backend can still answer.
+            raise APIError(
+                f"Upstream `{self.name}` has no API key: set the environment variable "
+                f"{self.key_env}.",
+                code="upstream_key_missing",
+                retryable=True,
+            )
+        headers = {"x-api-key": self.api_key, "anthropic-version": self.version}
+        if self.beta:
+            headers["anthropic-beta"] = self.beta
+        return headers
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        response = self.http.request(method, path, headers=self._headers(), **kwargs)
+        if response.status_code >= 400:
+            raise response_error(self.name, response)
+        return response
+
+    def chat(self, call: Call) -> Result:
+        """A chat completion (or stream of chunks) from one Messages API call."""
+        options = {"default_max_tokens": self.default_max_tokens}
+        plan = build_request(call.body, call.route.upstream_model, options)
+        stream = bool(plan.payload.get("stream"))
+        response = self._send("POST", "/v1/messages", json_body=plan.payload, stream=stream)
+        if stream:
+            translator = StreamTranslator(
+                self.name, call.model, include_usage=call.wants_usage, answer_tool=plan.answer_tool
+            )
+            return Stream(translator.translate(self.http.iter_bytes(response)), response.close)
+        return chat_completion(self._json(response), call.model, plan.answer_tool)
+
+    def _json(self, response: requests.Response) -> dict[str, Any]:
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise UpstreamError(
+                f"Upstream `{self.name}` answered with a body that is not JSON.",
+                code="bad_upstream_response",
+                retryable=True,
+            ) from exc
+        if not isinstance(data, dict):
+            raise UpstreamError(
+                f"Upstream `{self.name}` answered with an unexpected body.",
+                code="bad_upstream_response",
+                retryable=True,
+            )
+        return data
+
+    def list_models(self) -> list[dict[str, Any]]:
+        """The models `GET /v1/models` reports, as OpenAI model objects."""
+        data = self._json(self._send("GET", "/v1/models", params={"limit": "1000"}))
+        return [
+            {
+                "id": item["id"],
+                "object": "model",
+                "created": _timestamp(item.get("created_at")),
+                "owned_by": "anthropic",
+            }
+            for item in data.get("data") or []
+            if isinstance(item, dict) and isinstance(item.get("id"), str)
+        ]
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self.http.close()
+
+
+def _timestamp(value: Any) -> int:
+    """Unix seconds of an RFC 3339 time such as `2024-02-29T00:00:00Z` (0 when unreadable)."""
+    try:
+        return int(datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        return 0

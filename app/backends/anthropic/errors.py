@@ -1,0 +1,111 @@
+"""Anthropic error bodies and stream error events mapped to the gateway's OpenAI-style errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+
+from app.backends.http import passed_headers, status_error
+from app.errors import (
+    APIError,
+    AuthenticationError,
+    NotFoundError,
+    PayloadTooLarge,
+    PermissionDeniedError,
+    RateLimitError,
+    UpstreamError,
+    UpstreamTimeoutError,
+)
+
+# The HTTP status Anthropic documents for each error type; used for errors that arrive as a
+# stream event, where there is no HTTP status to go by.
+TYPE_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
+
+
+def _overloaded(message: str, headers: dict[str, str]) -> APIError:
+    # 529 is Anthropic's own status; OpenAI clients know 503 as "try again later".
+    return APIError(message, status=503, type="server_error", headers=headers, retryable=True)
+
+
+def _not_found(message: str, headers: dict[str, str]) -> APIError:
+    # Anthropic names the model in the message ("model: claude-x") when the id is unknown.
+    if message.startswith("model:"):
+        return NotFoundError(message, param="model", code="model_not_found", headers=headers)
+    return NotFoundError(message, headers=headers)
+
+
+_BY_TYPE = {
+    "authentication_error": lambda m, h: AuthenticationError(m, headers=h),
+    "permission_error": lambda m, h: PermissionDeniedError(m, headers=h),
+    "not_found_error": _not_found,
+    "request_too_large": lambda m, h: PayloadTooLarge(m, headers=h),
+    "rate_limit_error": lambda m, h: RateLimitError(m, headers=h, retryable=True),
+    "api_error": lambda m, h: UpstreamError(m, headers=h, retryable=True),
+    "timeout_error": lambda m, h: UpstreamTimeoutError(m, headers=h, retryable=True),
+    "overloaded_error": _overloaded,
+}
+
+
+def anthropic_error(
+    status: int, error_type: str | None, message: str, headers: Mapping[str, str] | None = None
+) -> APIError:
+    """The client-facing error for one Anthropic error (type and message kept)."""
+    headers = dict(headers or {})
+    build = _BY_TYPE.get(error_type or "")
+    if build is None and status == 529:
+        build = _overloaded
+    if build is not None:
+        return build(message, headers)
+    code = error_type if error_type not in (None, "invalid_request_error") else None
+    return status_error(status, message, code=code, headers=headers)
+
+
+def _error_fields(payload: Any) -> tuple[str | None, str | None]:
+    """(type, message) of an Anthropic error body, or Nones when it is not one."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("error"), dict):
+        return None, None
+    error = payload["error"]
+    error_type = error.get("type") if isinstance(error.get("type"), str) else None
+    message = error.get("message") if isinstance(error.get("message"), str) else None
+    return error_type, message
+
+
+def response_error(name: str, response: requests.Response) -> APIError:
+    """The error for a non-2xx upstream response; reads (and closes) its body."""
+    try:
+        raw = response.content
+    except requests.RequestException:
+        raw = b""
+    finally:
+        response.close()
+    try:
+        payload = json.loads(raw) if raw else None
+    except ValueError:
+        payload = None
+    error_type, message = _error_fields(payload)
+    if message is None:
+        message = f"Upstream `{name}` answered HTTP {response.status_code}."
+    return anthropic_error(response.status_code, error_type, message, passed_headers(response))
+
+
+def event_error(name: str, payload: Any) -> APIError:
+    """The error for an `error` event received in the middle of a stream."""
+    error_type, message = _error_fields(payload)
+    if message is None:
+        message = f"Upstream `{name}` reported an error during the stream."
+    status = TYPE_STATUS.get(error_type or "", 500)
+    return anthropic_error(status, error_type, message)

@@ -1,0 +1,175 @@
+"""OpenAI chat messages → Anthropic `system` text and alternating user/assistant turns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.backends.translate import content_text, parse_data_url, tool_arguments
+from app.errors import InvalidRequestError, UnsupportedError
+
+Block = dict[str, Any]
+Turn = dict[str, Any]
+
+
+def _text_block(text: str) -> list[Block]:
+    # Anthropic refuses empty text blocks, so empty text is simply left out.
+    return [{"type": "text", "text": text}] if text else []
+
+
+def _image_block(part: dict[str, Any], param: str) -> Block:
+    image = part.get("image_url")
+    url = image.get("url") if isinstance(image, dict) else image
+    if not isinstance(url, str):
+        raise InvalidRequestError("Expected an image URL string.", param=f"{param}.image_url.url")
+    if url.startswith("data:"):
+        media_type, data = parse_data_url(url, param=f"{param}.image_url.url")
+        source = {"type": "base64", "media_type": media_type, "data": data}
+        return {"type": "image", "source": source}
+    if url.startswith(("http://", "https://")):
+        return {"type": "image", "source": {"type": "url", "url": url}}
+    raise InvalidRequestError(
+        "Image URLs must be http(s) URLs or base64 data URLs.", param=f"{param}.image_url.url"
+    )
+
+
+def _document_block(part: dict[str, Any], param: str) -> Block:
+    file = part.get("file") if isinstance(part.get("file"), dict) else {}
+    data_url = file.get("file_data")
+    if not isinstance(data_url, str):
+        raise UnsupportedError(
+            "Only inline files (`file_data`) are supported by this model.", param=f"{param}.file"
+        )
+    media_type, data = parse_data_url(data_url, param=f"{param}.file.file_data")
+    if media_type != "application/pdf":
+        raise UnsupportedError(
+            f"Files of type {media_type} are not supported by this model; send PDF files.",
+            param=f"{param}.file.file_data",
+        )
+    source = {"type": "base64", "media_type": media_type, "data": data}
+    return {"type": "document", "source": source}
+
+
+def _user_blocks(content: Any, param: str) -> list[Block]:
+    if isinstance(content, str) or content is None:
+        return _text_block(content or "")
+    if not isinstance(content, list):
+        raise InvalidRequestError("Expected a string or an array of content parts.", param=param)
+    blocks: list[Block] = []
+    for i, part in enumerate(content):
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text":
+            blocks += _text_block(str(part.get("text") or ""))
+        elif kind == "image_url":
+            blocks.append(_image_block(part, f"{param}[{i}]"))
+        elif kind == "file":
+            blocks.append(_document_block(part, f"{param}[{i}]"))
+        else:
+            raise UnsupportedError(
+                f"Content parts of type {kind!r} are not supported by this model.",
+                param=f"{param}[{i}].type",
+            )
+    return blocks
+
+
+def _tool_use_blocks(message: dict[str, Any], param: str) -> list[Block]:
+    if message.get("function_call"):
+        raise UnsupportedError(
+            "The deprecated `function_call` is not supported by this model; use `tool_calls`.",
+            param=f"{param}.function_call",
+        )
+    tool_calls = message.get("tool_calls") or []
+    if not isinstance(tool_calls, list):
+        raise InvalidRequestError("Expected an array of tool calls.", param=f"{param}.tool_calls")
+    blocks = []
+    for i, call in enumerate(tool_calls):
+        where = f"{param}.tool_calls[{i}]"
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not call.get("id") or not function.get("name"):
+            raise InvalidRequestError(
+                "A tool call needs an `id` and a function `name`.", param=where
+            )
+        arguments = tool_arguments(function.get("arguments") or "", f"{where}.function.arguments")
+        blocks.append(
+            {"type": "tool_use", "id": call["id"], "name": function["name"], "input": arguments}
+        )
+    return blocks
+
+
+def _tool_result_block(message: dict[str, Any], param: str) -> Block:
+    call_id = message.get("tool_call_id")
+    if not isinstance(call_id, str) or not call_id:
+        raise InvalidRequestError("Missing required parameter.", param=f"{param}.tool_call_id")
+    block: Block = {"type": "tool_result", "tool_use_id": call_id}
+    text = content_text(message.get("content"))
+    if text:
+        block["content"] = text
+    return block
+
+
+def _turn(message: Any, index: int) -> tuple[str, list[Block]]:
+    """(role, content blocks) of one non-system message; tool results belong to the user."""
+    param = f"messages[{index}]"
+    role = message.get("role") if isinstance(message, dict) else None
+    if role == "user":
+        return "user", _user_blocks(message.get("content"), f"{param}.content")
+    if role == "assistant":
+        text = content_text(message.get("content"))
+        return "assistant", _text_block(text) + _tool_use_blocks(message, param)
+    if role == "tool":
+        return "user", [_tool_result_block(message, param)]
+    if role == "function":
+        raise UnsupportedError(
+            "Deprecated `function` messages are not supported by this model; use tools.",
+            param=f"{param}.role",
+        )
+    raise InvalidRequestError(
+        f"Invalid value: {role!r} is not a supported role.", param=f"{param}.role"
+    )
+
+
+def system_text(messages: list[Any]) -> str:
+    """Every system and developer message's text, in order, joined by blank lines."""
+    texts = []
+    for message in messages:
+        if isinstance(message, dict) and message.get("role") in ("system", "developer"):
+            text = content_text(message.get("content"))
+            if text:
+                texts.append(text)
+    return "\n\n".join(texts)
+
+
+def conversation(messages: list[Any]) -> list[Turn]:
+    """The non-system messages as alternating turns; consecutive same-role turns are merged."""
+    turns: list[Turn] = []
+    for index, message in enumerate(messages):
+        if isinstance(message, dict) and message.get("role") in ("system", "developer"):
+            continue
+        role, blocks = _turn(message, index)
+        if not blocks:
+            continue
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": role, "content": blocks})
+    for turn in turns:
+        # Anthropic wants a user turn's tool results before any other content.
+        turn["content"].sort(key=lambda block: block["type"] != "tool_result")
+    _trim_prefill(turns)
+    if not turns:
+        raise InvalidRequestError(
+            "At least one non-empty user or assistant message is required.", param="messages"
+        )
+    return turns
+
+
+def _trim_prefill(turns: list[Turn]) -> None:
+    """A final assistant turn is a prefill, which Anthropic refuses with trailing whitespace."""
+    if not turns or turns[-1]["role"] != "assistant":
+        return
+    content = turns[-1]["content"]
+    if content[-1]["type"] == "text":
+        content[-1]["text"] = content[-1]["text"].rstrip()
+        if not content[-1]["text"]:
+            content.pop()
+    if not content:
+        turns.pop()

@@ -1,0 +1,196 @@
+"""OpenAI chat request → Anthropic Messages API request body."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from app.backends.anthropic.messages import conversation, system_text
+from app.backends.translate import max_output_tokens, stop_sequences
+from app.errors import InvalidRequestError, UnsupportedError
+
+DEFAULT_MAX_TOKENS = 4096
+JSON_OBJECT_INSTRUCTION = (
+    "Respond only with a single valid JSON object. Do not wrap it in Markdown code fences and "
+    "do not add any text before or after it."
+)
+_ANSWER_DESCRIPTION = "Give the final answer as a JSON object that matches this schema."
+
+
+@dataclass
+class Plan:
+    """The Anthropic request body, and how to read the answer back.
+
+    `answer_tool` names the tool that carries a `json_schema` answer: its input is the
+    message content the client receives, never a tool call.
+    """
+
+    payload: dict[str, Any]
+    answer_tool: str | None = None
+
+
+def _number(body: dict[str, Any], name: str, low: float, high: float) -> float | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise InvalidRequestError(
+            f"Invalid '{name}': expected a number between {low:g} and {high:g}.", param=name
+        )
+    return value
+
+
+def _refuse_unsupported(body: dict[str, Any]) -> None:
+    if (body.get("n") or 1) > 1:
+        raise UnsupportedError("This model only supports n=1.", param="n")
+    if body.get("logprobs") or body.get("top_logprobs"):
+        raise UnsupportedError("This model does not return log probabilities.", param="logprobs")
+    if body.get("audio") or "audio" in (body.get("modalities") or []):
+        raise UnsupportedError("This model does not produce audio.", param="modalities")
+    if body.get("web_search_options") is not None:
+        raise UnsupportedError(
+            "Web search is not available for this model.", param="web_search_options"
+        )
+    if body.get("functions") or body.get("function_call"):
+        raise UnsupportedError(
+            "The deprecated `functions` are not supported by this model; use `tools`.",
+            param="functions",
+        )
+
+
+def _tools(body: dict[str, Any]) -> list[dict[str, Any]]:
+    tools = []
+    for i, tool in enumerate(body.get("tools") or []):
+        if not isinstance(tool, dict) or tool.get("type") != "function":
+            raise UnsupportedError("Only function tools are supported.", param=f"tools[{i}].type")
+        function = tool.get("function")
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise InvalidRequestError(
+                "Missing required parameter.", param=f"tools[{i}].function.name"
+            )
+        item: dict[str, Any] = {"name": function["name"]}
+        if function.get("description"):
+            item["description"] = function["description"]
+        item["input_schema"] = function.get("parameters") or {"type": "object", "properties": {}}
+        tools.append(item)
+    return tools
+
+
+def _tool_choice(body: dict[str, Any]) -> dict[str, Any] | None:
+    choice = body.get("tool_choice")
+    if choice is None:
+        mapped = {"type": "auto"}
+    elif choice in ("auto", "none"):
+        mapped = {"type": choice}
+    elif choice == "required":
+        mapped = {"type": "any"}
+    elif isinstance(choice, dict) and isinstance((choice.get("function") or {}).get("name"), str):
+        mapped = {"type": "tool", "name": choice["function"]["name"]}
+    else:
+        raise InvalidRequestError("Invalid value for 'tool_choice'.", param="tool_choice")
+    if body.get("parallel_tool_calls") is False and mapped["type"] != "none":
+        mapped["disable_parallel_tool_use"] = True
+    # Without an explicit choice Anthropic's default is already `auto`: send nothing.
+    return mapped if choice is not None or len(mapped) > 1 else None
+
+
+def _answer_tool(format_: dict[str, Any], tools: list[dict[str, Any]]) -> dict[str, Any]:
+    spec = format_.get("json_schema")
+    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+        raise InvalidRequestError(
+            "Missing required parameter.", param="response_format.json_schema.name"
+        )
+    if any(tool["name"] == spec["name"] for tool in tools):
+        raise InvalidRequestError(
+            f"The response format name {spec['name']!r} is also the name of a tool.",
+            param="response_format.json_schema.name",
+        )
+    return {
+        "name": spec["name"],
+        "description": spec.get("description") or _ANSWER_DESCRIPTION,
+        "input_schema": spec.get("schema") or {"type": "object", "properties": {}},
+    }
+
+
+def _apply_response_format(body: dict[str, Any], payload: dict[str, Any]) -> str | None:
+    """Structured output: `json_schema` through a forced tool, `json_object` by instruction."""
+    format_ = body.get("response_format")
+    kind = format_.get("type") if isinstance(format_, dict) else None
+    if kind in (None, "text"):
+        return None
+    if kind == "json_object":
+        parts = [payload.get("system"), JSON_OBJECT_INSTRUCTION]
+        payload["system"] = "\n\n".join(part for part in parts if part)
+        return None
+    if kind != "json_schema":
+        raise InvalidRequestError(
+            f"Invalid value: {kind!r}. Supported values are: 'text', 'json_object' and "
+            "'json_schema'.",
+            param="response_format.type",
+        )
+    tools = payload.setdefault("tools", [])
+    answer = _answer_tool(format_, tools)
+    choice = payload.get("tool_choice") or {}
+    if not tools or choice.get("type") == "none":
+        # Only the answer is wanted: force it.
+        payload["tool_choice"] = {"type": "tool", "name": answer["name"]}
+    elif choice.get("type") != "tool":
+        # The model may call the client's tools or give its answer, but must do one of them.
+        payload["tool_choice"] = {"type": "any", **_parallel_flag(choice)}
+    tools.append(answer)
+    return answer["name"]
+
+
+def _parallel_flag(choice: dict[str, Any]) -> dict[str, Any]:
+    return {"disable_parallel_tool_use": True} if choice.get("disable_parallel_tool_use") else {}
+
+
+def build_request(body: dict[str, Any], model: str, options: Mapping[str, Any]) -> Plan:
+    """Translate a validated OpenAI chat body into the Messages API body for `model`."""
+    _refuse_unsupported(body)
+    messages = body.get("messages") or []
+    payload: dict[str, Any] = {"model": model}
+    system = system_text(messages)
+    if system:
+        payload["system"] = system
+    payload["messages"] = conversation(messages)
+    payload["max_tokens"] = max_output_tokens(body) or int(
+        options.get("default_max_tokens", DEFAULT_MAX_TOKENS)
+    )
+    _sampling(body, payload)
+    tools = _tools(body)
+    if tools:
+        payload["tools"] = tools
+        choice = _tool_choice(body)
+        if choice is not None:
+            payload["tool_choice"] = choice
+    answer_tool = _apply_response_format(body, payload)
+    # `safety_identifier` is OpenAI's newer name for the end-user id `user` carried.
+    user = body.get("user") or body.get("safety_identifier")
+    if user:
+        payload["metadata"] = {"user_id": str(user)}
+    if body.get("stream"):
+        payload["stream"] = True
+    return Plan(payload, answer_tool)
+
+
+def _sampling(body: dict[str, Any], payload: dict[str, Any]) -> None:
+    stops = stop_sequences(body)
+    if stops:
+        payload["stop_sequences"] = stops
+    temperature = _number(body, "temperature", 0, 2)
+    if temperature is not None:
+        # OpenAI's 0–2 and Anthropic's 0–1 agree on 0–1, the range nearly everyone uses;
+        # values above 1 ask for "more random" and get Anthropic's most random, 1.
+        payload["temperature"] = min(temperature, 1)
+    top_p = _number(body, "top_p", 0, 1)
+    if top_p is not None:
+        payload["top_p"] = top_p
+    top_k = body.get("top_k")
+    if top_k is not None:
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
+            raise InvalidRequestError(
+                "Invalid 'top_k': expected a non-negative integer.", param="top_k"
+            )
+        payload["top_k"] = top_k

@@ -1,0 +1,130 @@
+"""An OpenAI chat completion request as a Gemini `generateContent` request body."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from app.backends.gemini.contents import Conversation, build_contents
+from app.backends.gemini.schema import (
+    plain_json_schema,
+    to_gemini_schema,
+    with_property_ordering,
+)
+from app.backends.gemini.tools import ThoughtSignatures, tool_fields
+from app.backends.images import ImagePolicy
+from app.backends.translate import max_output_tokens, stop_sequences
+from app.errors import InvalidRequestError, UnsupportedError
+
+MAX_STOP_SEQUENCES = 5
+# OpenAI request fields copied as they are into generationConfig.
+_SAME_VALUE = (
+    ("temperature", "temperature"),
+    ("top_p", "topP"),
+    ("top_k", "topK"),
+    ("seed", "seed"),
+    ("presence_penalty", "presencePenalty"),
+    ("frequency_penalty", "frequencyPenalty"),
+)
+# reasoning_effort → thinking budget in tokens: 0 turns thinking off where a model allows it,
+# -1 lets the model decide up to its own maximum.
+THINKING_BUDGETS = {
+    "none": 0,
+    "minimal": 512,
+    "low": 1024,
+    "medium": 8192,
+    "high": 24576,
+    "xhigh": -1,
+    "max": -1,
+}
+
+
+@dataclass(frozen=True)
+class RequestOptions:
+    """Backend settings that shape every request (from the models file)."""
+
+    images: ImagePolicy = ImagePolicy()
+    schema_mode: str = "openapi"
+    generation_config: Mapping[str, Any] | None = None
+    safety_settings: list[dict[str, Any]] | None = None
+    placeholder_signature: bool = False
+
+
+def build_request(
+    body: dict[str, Any], options: RequestOptions, signatures: ThoughtSignatures
+) -> dict[str, Any]:
+    """The JSON body for `models/{model}:generateContent` (and its streaming twin)."""
+    _refuse_unsupported(body)
+    conversation = Conversation(options.images, signatures, options.placeholder_signature)
+    contents, system = build_contents(body["messages"], conversation)
+    request: dict[str, Any] = {"contents": contents}
+    if system is not None:
+        request["systemInstruction"] = system
+    request.update(tool_fields(body, options.schema_mode))
+    if options.safety_settings:
+        request["safetySettings"] = list(options.safety_settings)
+    config = generation_config(body, options)
+    if config:
+        request["generationConfig"] = config
+    return request
+
+
+def generation_config(body: dict[str, Any], options: RequestOptions) -> dict[str, Any]:
+    """`generationConfig`: the backend's defaults overridden by what the request sets."""
+    config: dict[str, Any] = dict(options.generation_config or {})
+    for openai_name, gemini_name in _SAME_VALUE:
+        if body.get(openai_name) is not None:
+            config[gemini_name] = body[openai_name]
+    limit = max_output_tokens(body)
+    if limit is not None:
+        config["maxOutputTokens"] = limit
+    stops = stop_sequences(body)
+    if len(stops) > MAX_STOP_SEQUENCES:
+        raise InvalidRequestError(
+            f"Gemini accepts at most {MAX_STOP_SEQUENCES} stop sequences.", param="stop"
+        )
+    if stops:
+        config["stopSequences"] = stops
+    if (body.get("n") or 1) > 1:
+        config["candidateCount"] = body["n"]
+    effort = body.get("reasoning_effort")
+    if effort is not None:
+        if effort not in THINKING_BUDGETS:
+            raise InvalidRequestError(
+                f"Invalid value for `reasoning_effort`: {effort!r}.", param="reasoning_effort"
+            )
+        config["thinkingConfig"] = {"thinkingBudget": THINKING_BUDGETS[effort]}
+    config.update(_response_format(body.get("response_format"), options.schema_mode))
+    return config
+
+
+def _response_format(response_format: Any, schema_mode: str) -> dict[str, Any]:
+    """JSON mode and structured output: a JSON MIME type, plus the schema when one is given."""
+    kind = (response_format or {}).get("type", "text")
+    if kind == "text":
+        return {}
+    if kind == "json_object":
+        return {"responseMimeType": "application/json"}
+    if kind == "json_schema":
+        schema = (response_format.get("json_schema") or {}).get("schema")
+        config: dict[str, Any] = {"responseMimeType": "application/json"}
+        if schema is None:
+            return config
+        if schema_mode == "json":
+            config["responseJsonSchema"] = plain_json_schema(schema)
+        else:
+            reduced = to_gemini_schema(schema, "response_format.json_schema.schema")
+            config["responseSchema"] = with_property_ordering(reduced)
+        return config
+    raise InvalidRequestError(
+        f"Invalid value for `response_format.type`: {kind!r}.", param="response_format.type"
+    )
+
+
+def _refuse_unsupported(body: dict[str, Any]) -> None:
+    """Features the translation cannot honour are refused instead of silently ignored."""
+    if body.get("logprobs"):
+        raise UnsupportedError("This model does not return logprobs.", param="logprobs")
+    if "audio" in (body.get("modalities") or []) or body.get("audio"):
+        raise UnsupportedError("This model does not produce audio output.", param="modalities")

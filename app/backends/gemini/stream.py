@@ -1,0 +1,122 @@
+"""Gemini `streamGenerateContent?alt=sse` events as OpenAI `chat.completion.chunk`s."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from app.backends.base import Call
+from app.backends.gemini.errors import gemini_error
+from app.backends.gemini.response import (
+    blocked,
+    candidate_index,
+    estimated_usage,
+    finish_reason,
+    read_parts,
+    usage_from,
+)
+from app.backends.gemini.tools import ThoughtSignatures
+from app.backends.shaping import ChunkFactory
+from app.backends.sse import RawSSEDecoder, RawSSEEvent
+from app.errors import UpstreamError
+
+
+class StreamTranslator:
+    """Turns one upstream stream into chunks: the role first, then text and tool-call deltas,
+    a finish chunk per choice, and the usage chunk last when the client asked for it.
+
+    Each SSE event is a whole GenerateContentResponse holding the next piece of every
+    candidate; the last one of a candidate carries its `finishReason`.
+    """
+
+    def __init__(
+        self, call: Call, signatures: ThoughtSignatures, name: str, secret: str | None = None
+    ) -> None:
+        self.call = call
+        self.signatures = signatures
+        self.name = name
+        self.secret = secret
+        self.chunks = ChunkFactory(call.model, include_usage=call.wants_usage)
+        self.started: set[int] = set()
+        self.finished: set[int] = set()
+        self.tool_counts: dict[int, int] = {}
+        self.usage: dict[str, Any] | None = None
+        self.text: list[str] = []
+
+    def events(self, raw_chunks: Iterable[bytes]) -> Iterator[dict[str, Any]]:
+        """Chunks for the upstream bytes; a cut or an error event raises an APIError."""
+        decoder = RawSSEDecoder()
+        for raw in raw_chunks:
+            for event in decoder.feed(raw):
+                yield from self._translate(event)
+        for event in decoder.flush():
+            yield from self._translate(event)
+        if not self.started or self.started - self.finished:
+            raise UpstreamError(
+                f"Upstream `{self.name}` closed the stream before the answer was complete.",
+                code="upstream_disconnected",
+            )
+        if self.call.wants_usage:
+            yield self.chunks.usage(self.usage or estimated_usage(self.call, "".join(self.text)))
+
+    def _translate(self, event: RawSSEEvent) -> Iterator[dict[str, Any]]:
+        if not event.data.strip():
+            return
+        try:
+            payload = json.loads(event.data)
+        except ValueError as exc:
+            raise UpstreamError(f"Upstream `{self.name}` sent malformed stream data.") from exc
+        if not isinstance(payload, dict):
+            raise UpstreamError(f"Upstream `{self.name}` sent malformed stream data.")
+        if "error" in payload:
+            error = payload["error"]
+            code = error.get("code") if isinstance(error, dict) else None
+            status = code if isinstance(code, int) and 400 <= code < 600 else 500
+            raise gemini_error(payload, status, {}, self.name, self.secret)
+        usage = usage_from(payload.get("usageMetadata"))
+        if usage is not None:
+            self.usage = usage
+        if blocked(payload):
+            for index in range(self.call.body.get("n") or 1):
+                yield from self._finish(index, "content_filter")
+        for position, candidate in enumerate(payload.get("candidates") or []):
+            yield from self._candidate(candidate_index(candidate, position), candidate)
+
+    def _candidate(self, index: int, candidate: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        if index in self.finished:
+            return
+        yield from self._start(index)
+        parts = (candidate.get("content") or {}).get("parts") or []
+        texts, calls = read_parts(parts, self.signatures)
+        for text in texts:
+            if text:
+                self.text.append(text)
+                yield self.chunks.content(index, text)
+        for call in calls:
+            position = self.tool_counts.get(index, 0)
+            self.tool_counts[index] = position + 1
+            function = call["function"]
+            yield self.chunks.tool_call(
+                index,
+                position,
+                call_id=call["id"],
+                name=function["name"],
+                arguments=function["arguments"],
+            )
+        raw_reason = candidate.get("finishReason")
+        if raw_reason:
+            reason = finish_reason(raw_reason, self.tool_counts.get(index, 0) > 0)
+            yield from self._finish(index, reason)
+
+    def _start(self, index: int) -> Iterator[dict[str, Any]]:
+        if index not in self.started:
+            self.started.add(index)
+            yield self.chunks.role(index)
+
+    def _finish(self, index: int, reason: str) -> Iterator[dict[str, Any]]:
+        if index in self.finished:
+            return
+        yield from self._start(index)
+        self.finished.add(index)
+        yield self.chunks.finish(index, reason)

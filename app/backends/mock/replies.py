@@ -1,0 +1,138 @@
+"""The mock's answer for each choice: text, JSON or calls, cut by `stop` and the token limit."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.backends import shaping
+from app.backends.mock import tools
+from app.backends.mock.extract import Literals, parse
+from app.backends.mock.instances import InstanceBuilder
+from app.backends.mock.text import json_keys, last_user_text, reply_text, tool_results, words
+from app.backends.translate import dumps_arguments, max_output_tokens, stop_sequences
+from app.tokens import count_text, token_pieces
+
+_NO_PARAMETERS = {"type": "object", "properties": {}}
+
+
+@dataclass
+class CallReply:
+    """One function call of a reply; `pieces` are its arguments in token-sized fragments."""
+
+    id: str
+    name: str
+    pieces: list[str]
+
+    @property
+    def arguments(self) -> str:
+        """The arguments JSON (cut short when the token limit was reached)."""
+        return "".join(self.pieces)
+
+
+@dataclass
+class Reply:
+    """One choice: its content pieces or calls, finish reason and completion tokens."""
+
+    style: str
+    finish_reason: str
+    completion_tokens: int
+    pieces: list[str] = field(default_factory=list)
+    calls: list[CallReply] = field(default_factory=list)
+
+    @property
+    def content(self) -> str | None:
+        """The message content; None when the reply calls functions."""
+        return "".join(self.pieces) if self.style == tools.TEXT else None
+
+    def message(self) -> dict[str, Any]:
+        """The `choices[].message` object."""
+        if self.style == tools.TOOLS:
+            return shaping.message(
+                None, [shaping.tool_call(c.id, c.name, c.arguments) for c in self.calls]
+            )
+        message = shaping.message(self.content)
+        if self.style == tools.FUNCTION:
+            call = self.calls[0]
+            message["function_call"] = {"name": call.name, "arguments": call.arguments}
+        return message
+
+
+class Composer:
+    """What every choice of one request shares; `reply(index)` makes choice `index`."""
+
+    def __init__(self, body: dict[str, Any], model: str) -> None:
+        self.messages = body["messages"]
+        self.model = model
+        self.prompt = last_user_text(self.messages)
+        self.literals = parse(self.prompt)
+        self.results = tool_results(self.messages)
+        self.plan = tools.plan(body, self.prompt, after_result=bool(self.results))
+        self.stops = stop_sequences(body)
+        self.limit = max_output_tokens(body)
+        response_format = body.get("response_format")
+        self.format = response_format if isinstance(response_format, dict) else {}
+        # The seed, the choice index and what the answer is made from decide every word.
+        self._seed = f"{body.get('seed')}|{len(self.messages)}|{self.prompt}|{self.results}"
+
+    def _rng(self, index: int) -> random.Random:
+        digest = hashlib.sha256(f"{index}|{self._seed}".encode()).digest()
+        return random.Random(int.from_bytes(digest[:8], "big"))
+
+    def reply(self, index: int) -> Reply:
+        """The answer for choice `index`."""
+        rng, literals = self._rng(index), Literals(self.prompt, self.literals)
+        if self.plan.style == tools.TEXT:
+            return self._text_reply(self._content(rng, literals))
+        calls = []
+        for function in self.plan.functions:
+            parameters = function.get("parameters")
+            schema = parameters if isinstance(parameters, dict) and parameters else _NO_PARAMETERS
+            arguments = InstanceBuilder(schema, literals, rng).build()
+            call_id = f"call_{rng.getrandbits(96):024x}"
+            calls.append((call_id, function["name"], dumps_arguments(arguments)))
+        return self._calls_reply(calls)
+
+    def _content(self, rng: random.Random, literals: Literals) -> str:
+        kind = self.format.get("type")
+        if kind == "json_schema":
+            spec = self.format.get("json_schema")
+            schema = spec.get("schema") if isinstance(spec, dict) else None
+            value = InstanceBuilder(schema or _NO_PARAMETERS, literals, rng).build()
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        if kind == "json_object":
+            keys = json_keys(self.messages)
+            value = {key: words(rng, 2, 6) for key in keys}
+            value = value or {"response": reply_text(self.prompt, self.results, rng)}
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return reply_text(self.prompt, self.results, rng)
+
+    def _text_reply(self, text: str) -> Reply:
+        cuts = [text.find(stop) for stop in self.stops if stop in text]
+        if cuts:
+            text = text[: min(cuts)]
+        pieces, spent = [], 0
+        for piece, tokens in token_pieces(text, self.model):
+            if self.limit is not None and spent + tokens > self.limit:
+                return Reply(tools.TEXT, "length", spent, pieces)
+            pieces.append(piece)
+            spent += tokens
+        return Reply(tools.TEXT, "stop", spent, pieces)
+
+    def _calls_reply(self, calls: list[tuple[str, str, str]]) -> Reply:
+        """Calls in order, each name then its argument tokens, until the token limit."""
+        out, spent = [], 0
+        for call_id, name, arguments in calls:
+            if self.limit is not None and spent >= self.limit:
+                return Reply(self.plan.style, "length", spent, calls=out)
+            spent += count_text(name, self.model)
+            out.append(CallReply(call_id, name, []))
+            for piece, tokens in token_pieces(arguments, self.model):
+                if self.limit is not None and spent + tokens > self.limit:
+                    return Reply(self.plan.style, "length", spent, calls=out)
+                out[-1].pieces.append(piece)
+                spent += tokens
+        return Reply(self.plan.style, self.plan.style, spent, calls=out)

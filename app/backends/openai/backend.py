@@ -1,0 +1,231 @@
+"""OpenAI-compatible upstream: requests go on as clients sent them, answers come back as is."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any, cast
+
+import requests
+
+from app.backends.base import Backend, Call, Result, Stream
+from app.backends.http import UpstreamHTTP, passed_headers
+from app.backends.openai.discovery import ModelListCache, model_objects
+from app.backends.openai.errors import http_error, reported_error
+from app.backends.openai.stream import ModelRewriter, UsageCounter, relay
+from app.errors import APIError, UpstreamError
+from config import secret_from_env
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+OPTIONS = frozenset(
+    {
+        "base_url",
+        "api_key_env",
+        "headers",
+        "connect_timeout",
+        "read_timeout",
+        "pool_size",
+        "forward_client_key",
+        "discover_models",
+        "discover_ttl",
+    }
+)
+_PATHS = {
+    "chat": "/chat/completions",
+    "completion": "/completions",
+    "embeddings": "/embeddings",
+    "models": "/models",
+}
+# The array a well-formed answer of each operation must hold.
+_REQUIRED = {"chat": "choices", "completion": "choices", "embeddings": "data"}
+_JSON = {"Content-Type": "application/json"}
+# Compressed event streams can sit in an upstream's compressor buffer: ask for none.
+_SSE = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
+# What may follow `[DONE]` before the body ends; more than this and the connection is dropped.
+_DRAIN_LIMIT = 64 * 1024
+# Upper bound (s) for waiting on a model listing, whatever `read_timeout` says.
+_LIST_READ_TIMEOUT = 10.0
+
+
+class OpenAIBackend(Backend):
+    """Any server that speaks the OpenAI API (OpenAI, vLLM, Ollama, llama.cpp, Groq, OpenRouter).
+
+    Options: `base_url`, `api_key_env` (the name of the environment variable holding the key),
+    `headers`, `connect_timeout`, `read_timeout`, `pool_size`, `forward_client_key` (send the
+    client's own bearer token instead of a server key), `discover_models` and `discover_ttl`.
+    """
+
+    def __init__(self, name: str, options: Mapping[str, Any], settings: Mapping[str, Any]) -> None:
+        super().__init__(name, options, settings)
+        _check_options(name, self.options)
+        base_url = str(self.options.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
+        self.http = UpstreamHTTP(name, base_url, self.options)
+        self.urls = {operation: base_url + path for operation, path in _PATHS.items()}
+        self.forward_client_key = bool(self.options.get("forward_client_key", False))
+        self.key = None if self.forward_client_key else _server_key(name, self.options)
+        if self.key:
+            self.http.session.headers["Authorization"] = f"Bearer {self.key}"
+        self.discovery: ModelListCache | None = None
+        if self.options.get("discover_models"):
+            ttl = float(self.options.get("discover_ttl", 300))
+            self.discovery = ModelListCache(name, self._fetch_models, ttl)
+
+    def chat(self, call: Call) -> Result:
+        """Forward a chat completion request; relay the answer or its stream."""
+        return self._forward("chat", call, bool(call.body.get("stream")))
+
+    def completion(self, call: Call) -> Result:
+        """Forward a legacy completion request as it is."""
+        return self._forward("completion", call, bool(call.body.get("stream")))
+
+    def embeddings(self, call: Call) -> dict[str, Any]:
+        """Forward an embeddings request as it is."""
+        return cast(dict[str, Any], self._forward("embeddings", call, False))
+
+    def list_models(self) -> list[dict[str, Any]]:
+        """The upstream's own models when `discover_models` is on (cached); else none."""
+        return self.discovery.get() if self.discovery is not None else []
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self.http.close()
+
+    def _forward(self, operation: str, call: Call, streaming: bool) -> Result:
+        body = dict(call.body)
+        body["model"] = call.route.upstream_model
+        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        headers = _SSE if streaming else _JSON
+        if self.forward_client_key and call.client_token:
+            headers = {**headers, "Authorization": f"Bearer {call.client_token}"}
+        response = self.http.request(
+            "POST", self.urls[operation], data=payload, headers=headers, stream=streaming
+        )
+        secrets = (self.key, call.client_token)
+        if not 200 <= response.status_code < 300:
+            raise self._failure(response, secrets)
+        content_type = response.headers.get("Content-Type", "")
+        if streaming and not content_type.startswith("application/json"):
+            return self._stream(operation, call, response, secrets)
+        try:
+            content = self.http.read_body(response)
+        finally:
+            response.close()
+        answer = self._parse(operation, content, secrets)
+        if streaming:
+            raise UpstreamError(
+                f"Upstream `{self.name}` answered a stream request with a JSON body.",
+                code="upstream_bad_response",
+            )
+        answer["model"] = call.model
+        return answer
+
+    def _failure(self, response: requests.Response, secrets: tuple[str | None, ...]) -> APIError:
+        try:
+            content = self.http.read_body(response)
+        finally:
+            response.close()
+        return http_error(
+            self.name, response.status_code, content, passed_headers(response), secrets
+        )
+
+    def _parse(
+        self, operation: str, content: bytes, secrets: tuple[str | None, ...]
+    ) -> dict[str, Any]:
+        """A 2xx body as a dict; an error object or a malformed body raises."""
+        try:
+            answer = json.loads(content)
+        except (ValueError, RecursionError) as exc:
+            raise UpstreamError(
+                f"Upstream `{self.name}` sent an answer that is not JSON.",
+                code="upstream_bad_response",
+                retryable=True,
+            ) from exc
+        if isinstance(answer, dict) and isinstance(answer.get(_REQUIRED[operation]), list):
+            return answer
+        if isinstance(answer, dict) and answer.get("error"):
+            raise reported_error(self.name, content, secrets)
+        raise UpstreamError(
+            f"Upstream `{self.name}` sent a malformed answer (no `{_REQUIRED[operation]}`).",
+            code="upstream_bad_response",
+            retryable=True,
+        )
+
+    def _stream(
+        self,
+        operation: str,
+        call: Call,
+        response: requests.Response,
+        secrets: tuple[str | None, ...],
+    ) -> Stream:
+        counter = None
+        if call.wants_usage:
+            counter = UsageCounter(operation, call.body, call.route.upstream_model)
+        events = self._relay(response, ModelRewriter(call.model), counter, secrets)
+        return Stream(events, close=response.close, append_done=False)
+
+    def _relay(
+        self,
+        response: requests.Response,
+        rewrite: ModelRewriter,
+        counter: UsageCounter | None,
+        secrets: tuple[str | None, ...],
+    ) -> Iterator[bytes]:
+        chunks = self.http.iter_bytes(response)
+        try:
+            yield from relay(
+                self.name,
+                chunks,
+                rewrite,
+                lambda data: reported_error(self.name, data, secrets),
+                counter,
+            )
+            _drain(chunks)
+        finally:
+            response.close()
+
+    def _fetch_models(self) -> list[dict[str, Any]]:
+        timeout = (self.http.timeout[0], min(self.http.timeout[1], _LIST_READ_TIMEOUT))
+        response = self.http.request("GET", self.urls["models"], timeout=timeout)
+        if response.status_code != 200:
+            raise self._failure(response, (self.key,))
+        try:
+            return model_objects(json.loads(response.content))
+        except (ValueError, RecursionError) as exc:
+            raise UpstreamError("The upstream model list is not JSON.") from exc
+
+
+def _check_options(name: str, options: Mapping[str, Any]) -> None:
+    """Refuse a key written into the models file; warn about options nobody reads."""
+    if "api_key" in options:
+        raise ValueError(
+            f"backend `{name}`: do not put the key in the models file; set an environment "
+            "variable and name it with `api_key_env`"
+        )
+    unknown = sorted(set(options) - OPTIONS)
+    if unknown:
+        log.warning("backend %s: ignoring unknown options %s", name, ", ".join(unknown))
+
+
+def _server_key(name: str, options: Mapping[str, Any]) -> str | None:
+    """The provider key from the environment variable named by `api_key_env`."""
+    env_name = options.get("api_key_env")
+    key = secret_from_env(env_name)
+    if env_name and not key:
+        log.warning("backend %s: %s is not set; requests go without a key", name, env_name)
+    return key
+
+
+def _drain(chunks: Iterator[bytes]) -> None:
+    """Read what follows `[DONE]` (normally just the body's end) so the connection is reused."""
+    size = 0
+    try:
+        for chunk in chunks:
+            size += len(chunk)
+            if size > _DRAIN_LIMIT:
+                return
+    except APIError as exc:
+        # The answer is complete; a failure after it only costs the pooled connection.
+        log.debug("upstream stream failed after [DONE]: %s", exc.message)

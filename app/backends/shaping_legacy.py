@@ -1,0 +1,88 @@
+"""Builders for legacy `text_completion` objects and their stream chunks."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from app.backends import shaping
+from app.backends.shaping import new_id
+from app.tokens import count_text
+
+# Chat finish reasons that have no legacy equivalent end the text normally.
+_FINISH_REASONS = {"stop", "length", "content_filter"}
+
+
+def finish_reason(reason: str | None) -> str:
+    """A chat `finish_reason` as a completion one (`stop`, `length` or `content_filter`)."""
+    return reason if reason in _FINISH_REASONS else "stop"
+
+
+def text_choice(index: int, text: str, reason: str | None) -> dict[str, Any]:
+    """One `choices[]` item of a text_completion (`logprobs` present as null)."""
+    return {"text": text, "index": index, "logprobs": None, "finish_reason": reason}
+
+
+def text_completion(
+    model: str,
+    choices: list[dict[str, Any]],
+    usage_obj: dict[str, int] | None,
+    *,
+    completion_id: str | None = None,
+    created: int | None = None,
+) -> dict[str, Any]:
+    """A complete `text_completion` object."""
+    body: dict[str, Any] = {
+        "id": completion_id or new_id("cmpl-"),
+        "object": "text_completion",
+        "created": created or int(time.time()),
+        "model": model,
+        "choices": choices,
+    }
+    if usage_obj is not None:
+        body["usage"] = usage_obj
+    return body
+
+
+class TextChunkFactory:
+    """Makes streamed `text_completion` chunks that share one id, `created` and model.
+
+    Streamed and complete objects have the same shape in the legacy API, so a chunk carries
+    `usage` only in the final usage chunk (the spec has no null usage here).
+    """
+
+    def __init__(self, model: str, *, completion_id: str | None = None) -> None:
+        self.model = model
+        self.id = completion_id or new_id("cmpl-")
+        self.created = int(time.time())
+
+    def chunk(self, choices: list[dict[str, Any]]) -> dict[str, Any]:
+        """A chunk with the given choices."""
+        return text_completion(
+            self.model, choices, None, completion_id=self.id, created=self.created
+        )
+
+    def text(self, index: int, text: str, reason: str | None = None) -> dict[str, Any]:
+        """A chunk carrying a piece of one choice's text (and its finish_reason on the last)."""
+        return self.chunk([text_choice(index, text, reason)])
+
+    def usage(self, usage_obj: dict[str, int]) -> dict[str, Any]:
+        """The final usage chunk: empty `choices` and the usage totals."""
+        body = self.chunk([])
+        body["usage"] = usage_obj
+        return body
+
+
+def estimated_usage(prompt: str, texts: list[str], model: str) -> dict[str, int]:
+    """Usage counted locally, for a chat answer that did not report its own."""
+    completion_tokens = sum(count_text(text, model) for text in texts)
+    return shaping.usage(count_text(prompt, model), completion_tokens)
+
+
+def add_usage(total: dict[str, int] | None, part: dict[str, Any]) -> dict[str, int]:
+    """`total` plus the token counts of `part` (a chat usage object)."""
+    total = total or shaping.usage(0, 0)
+    return shaping.usage(
+        total["prompt_tokens"] + int(part.get("prompt_tokens") or 0),
+        total["completion_tokens"] + int(part.get("completion_tokens") or 0),
+    )

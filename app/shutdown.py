@@ -1,0 +1,139 @@
+"""Graceful shutdown of a worker: open streams get a grace period, then end with an error event.
+
+gunicorn's SIGTERM handler (see config/gunicorn.conf.py) calls `Drain.begin`. From then on,
+every stream checks the deadline before pulling its next event; once it has passed, the stream
+raises `ShuttingDown`, which the stream body sends as its last event. Under gevent, streams
+still waiting for their upstream at the deadline are woken with the same error, so a silent
+upstream cannot keep a stream open until gunicorn's graceful timeout cuts it mid-line.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
+
+import greenlet
+from flask import Flask, current_app, has_app_context
+
+from app import observe
+from app.errors import APIError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class ShuttingDown(APIError):
+    status, type, code = 503, "server_error", "server_shutting_down"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The server is shutting down and ended this stream before its end. "
+            "Retry the request.",
+            retryable=True,
+        )
+
+
+class Drain:
+    """The shutdown state of one worker process."""
+
+    def __init__(self, grace: float) -> None:
+        self.grace = max(0.0, float(grace))
+        self.deadline: float | None = None
+        # Greenlets of streams blocked on their upstream right now.
+        self._waiting: set[Any] = set()
+
+    @property
+    def expired(self) -> bool:
+        """True once the grace period after `begin` is over."""
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def begin(self, interrupt: bool | None = None) -> None:
+        """Start the grace period (safe to call from a signal handler, and more than once).
+
+        `interrupt` wakes streams still waiting for their upstream at the deadline; by default
+        it is on when gevent has patched this process (gunicorn's gevent worker).
+        """
+        if self.deadline is not None:
+            return
+        self.deadline = time.monotonic() + self.grace
+        if interrupt is None:
+            interrupt = _gevent_patched()
+        if interrupt:
+            import gevent
+
+            # A greenlet of its own: a signal handler must neither log nor block.
+            gevent.spawn(self._end_waiting_at_deadline)
+
+    def guard(self, events: Iterable[T], exchange: observe.Exchange | None = None) -> Iterator[T]:
+        """Relay `events` until the deadline, then raise ShuttingDown."""
+        iterator = iter(events)
+        while True:
+            self._check(exchange)
+            current = greenlet.getcurrent()
+            self._waiting.add(current)
+            try:
+                event = next(iterator)
+            except StopIteration:
+                return
+            except ShuttingDown:
+                _mark(exchange)
+                raise
+            finally:
+                self._waiting.discard(current)
+            yield event
+
+    def _check(self, exchange: observe.Exchange | None) -> None:
+        if self.expired:
+            _mark(exchange)
+            raise ShuttingDown()
+
+    def _end_waiting_at_deadline(self) -> None:
+        import gevent
+
+        log.info("shutting down: open streams get %.1fs to finish", self.grace)
+        gevent.sleep(self.grace)
+        # Throw from the hub, where no stream runs, so that a stream that got its event in
+        # the meantime is not hit while it writes to its client.
+        gevent.get_hub().loop.run_callback(self._throw_into_waiting)
+
+    def _throw_into_waiting(self) -> None:
+        waiting = list(self._waiting)
+        if waiting:
+            log.warning("grace period over: ending %d waiting stream(s)", len(waiting))
+        for glet in waiting:
+            if glet in self._waiting and not glet.dead:
+                glet.throw(ShuttingDown())
+
+
+def _mark(exchange: observe.Exchange | None) -> None:
+    if exchange is not None:
+        exchange.extra["shutdown"] = True
+
+
+def _gevent_patched() -> bool:
+    monkey = sys.modules.get("gevent.monkey")
+    return bool(monkey and monkey.is_module_patched("socket"))
+
+
+def guarded(events: Iterable[T]) -> Iterable[T]:
+    """`events` bound to the current app's drain (unchanged outside an app)."""
+    drain = current_app.extensions.get("gateway.drain") if has_app_context() else None
+    if drain is None:
+        return events
+    return drain.guard(events, observe.current())
+
+
+def begin(app: Flask) -> None:
+    """Start the grace period of `app`'s worker (called on SIGTERM)."""
+    drain: Drain | None = app.extensions.get("gateway.drain")
+    if drain is not None:
+        drain.begin()
+
+
+def init_app(app: Flask) -> None:
+    """Give the app a Drain with `SHUTDOWN_GRACE_SECONDS`."""
+    app.extensions["gateway.drain"] = Drain(app.config.get("SHUTDOWN_GRACE_SECONDS", 25.0))

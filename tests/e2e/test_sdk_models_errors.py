@@ -1,0 +1,81 @@
+"""Models, bad requests and client keys through the official openai SDK."""
+
+from __future__ import annotations
+
+import json
+
+import openai
+import pytest
+
+pytestmark = pytest.mark.slow
+
+PROMPT = [{"role": "user", "content": "hi"}]
+
+
+def test_models_list_and_retrieve(sdk):
+    ids = [model.id for model in sdk.models.list()]
+    assert {"gpt-4o", "mock"} <= set(ids)
+    assert not any("*" in model_id for model_id in ids), "patterns are not models"
+    model = sdk.models.retrieve("gpt-4o")
+    assert model.id == "gpt-4o" and model.object == "model" and model.owned_by
+
+
+def test_retrieve_unknown_model(sdk):
+    with pytest.raises(openai.NotFoundError) as info:
+        sdk.models.retrieve("no-such-model")
+    assert info.value.status_code == 404
+    assert info.value.code == "model_not_found"
+
+
+def test_chat_with_unknown_model(sdk):
+    with pytest.raises(openai.NotFoundError) as info:
+        sdk.chat.completions.create(model="no-such-model", messages=PROMPT)
+    assert info.value.code == "model_not_found" and info.value.param == "model"
+
+
+@pytest.mark.parametrize(
+    ("changes", "param"),
+    [
+        ({"temperature": 5}, "temperature"),
+        ({"messages": [{"role": "robot", "content": "hi"}]}, "messages[0].role"),
+        ({"messages": [PROMPT[0], {"role": "user"}]}, "messages[1].content"),
+        ({"messages": []}, "messages"),
+        ({"n": 0}, "n"),
+        ({"top_p": 1.5}, "top_p"),
+        ({"max_tokens": "ten"}, "max_tokens"),
+        ({"stream_options": {"include_usage": True}}, "stream_options"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_bad_request_names_its_param(sdk, changes, param):
+    with pytest.raises(openai.BadRequestError) as info:
+        sdk.chat.completions.create(**{"model": "gpt-4o", "messages": PROMPT, **changes})
+    assert info.value.status_code == 400
+    assert info.value.param == param, info.value.message
+    assert info.value.type == "invalid_request_error"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_bad_stream_request_is_a_json_error_not_a_stream(sdk, recorder, stream):
+    with pytest.raises(openai.BadRequestError) as info:
+        sdk.chat.completions.create(model="gpt-4o", messages=PROMPT, temperature=-1, stream=stream)
+    assert info.value.param == "temperature"
+    assert recorder.exchanges[-1].headers["content-type"].startswith("application/json")
+
+
+def test_wrong_key_is_refused_without_echoing_it(make_sdk, recorder):
+    secret = "sk-wrong-key-0123456789"
+    client = make_sdk(api_key=secret)
+    with pytest.raises(openai.AuthenticationError) as info:
+        client.chat.completions.create(model="gpt-4o", messages=PROMPT)
+    assert info.value.status_code == 401 and info.value.code == "invalid_api_key"
+    with pytest.raises(openai.AuthenticationError):
+        client.models.list()
+    assert all(secret not in bytes(exchange.body).decode() for exchange in recorder.exchanges)
+
+
+def test_missing_key_is_refused(sdk, recorder):
+    with pytest.raises(openai.AuthenticationError) as info:
+        sdk.models.list(extra_headers={"Authorization": openai.omit})
+    assert info.value.code == "invalid_api_key"
+    assert "Authorization" in json.loads(recorder.exchanges[-1].body)["error"]["message"]

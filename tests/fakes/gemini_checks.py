@@ -1,0 +1,142 @@
+"""Request checks of the fake Gemini API: the shapes the real v1beta API accepts."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+REQUEST_KEYS = {
+    "contents",
+    "systemInstruction",
+    "tools",
+    "toolConfig",
+    "generationConfig",
+    "safetySettings",
+    "cachedContent",
+}
+GENERATION_KEYS = {
+    "stopSequences",
+    "responseMimeType",
+    "responseSchema",
+    "responseJsonSchema",
+    "candidateCount",
+    "maxOutputTokens",
+    "temperature",
+    "topP",
+    "topK",
+    "seed",
+    "presencePenalty",
+    "frequencyPenalty",
+    "responseLogprobs",
+    "logprobs",
+    "thinkingConfig",
+}
+SCHEMA_KEYS = {
+    "type", "format", "title", "description", "nullable", "enum", "maxItems", "minItems",
+    "properties", "required", "minProperties", "maxProperties", "minLength", "maxLength",
+    "pattern", "example", "anyOf", "propertyOrdering", "default", "items", "minimum", "maximum",
+}  # fmt: skip
+SCHEMA_TYPES = {"STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT"}
+PART_DATA = ("text", "inlineData", "fileData", "functionCall", "functionResponse")
+
+
+class BadRequest(ValueError):
+    """A request the real API would refuse with INVALID_ARGUMENT."""
+
+
+def check_request(body: Any) -> None:
+    """Raise BadRequest unless `body` is a well-formed GenerateContentRequest."""
+    _require(isinstance(body, dict), "request body must be an object")
+    unknown = set(body) - REQUEST_KEYS
+    _require(not unknown, f"Invalid JSON payload received. Unknown name {sorted(unknown)}")
+    contents = body.get("contents")
+    _require(isinstance(contents, list) and contents, "* contents: contents is not specified")
+    calls: list[str] = []
+    for i, content in enumerate(contents):
+        _require(content.get("role") in ("user", "model"), f"contents[{i}].role is invalid")
+        if i:
+            _require(content["role"] != contents[i - 1]["role"], "roles must alternate")
+        parts = content.get("parts")
+        _require(isinstance(parts, list) and parts, f"contents[{i}].parts must not be empty")
+        for part in parts:
+            _check_part(part, calls)
+        calls = [p["functionCall"]["name"] for p in parts if "functionCall" in p] or calls
+    system = body.get("systemInstruction")
+    if system is not None:
+        _require(all("text" in p for p in system.get("parts") or [None]), "bad systemInstruction")
+    for tool in body.get("tools") or []:
+        for declaration in tool.get("functionDeclarations") or []:
+            _require(bool(declaration.get("name")), "function declaration needs a name")
+            if "parameters" in declaration:
+                check_schema(declaration["parameters"], "parameters")
+    _check_tool_config(body.get("toolConfig"))
+    _check_generation_config(body.get("generationConfig") or {})
+
+
+def check_schema(schema: Any, where: str) -> None:
+    """Raise BadRequest for keywords outside Gemini's Schema subset."""
+    _require(isinstance(schema, dict), f"{where}: schema must be an object")
+    unknown = sorted(set(schema) - SCHEMA_KEYS)
+    if unknown:
+        raise BadRequest(f"Unknown name \"{unknown[0]}\" at '{where}': Cannot find field.")
+    if "type" in schema:
+        _require(schema["type"] in SCHEMA_TYPES, f"{where}.type: invalid value {schema['type']}")
+    if "enum" in schema:
+        _require(schema.get("type", "STRING") == "STRING", f"{where}.enum: only for STRING")
+    if schema.get("type") == "OBJECT" and where == "parameters":
+        _require(bool(schema.get("properties")), f"{where}.properties: should be non-empty")
+    for name, sub in (schema.get("properties") or {}).items():
+        check_schema(sub, f"{where}.properties[{name}]")
+    for name in schema.get("required") or []:
+        _require(name in (schema.get("properties") or {}), f"{where}: {name} is not defined")
+    if "items" in schema:
+        check_schema(schema["items"], f"{where}.items")
+    for k, sub in enumerate(schema.get("anyOf") or []):
+        check_schema(sub, f"{where}.anyOf[{k}]")
+
+
+def _check_part(part: Any, calls: list[str]) -> None:
+    data = [key for key in PART_DATA if key in part]
+    _require(len(data) == 1, f"a part needs exactly one data field, got {data}")
+    extra = set(part) - set(PART_DATA) - {"thought", "thoughtSignature"}
+    _require(not extra, f"Unknown name {sorted(extra)} in part")
+    if "text" in part:
+        _require(isinstance(part["text"], str) and part["text"] != "", "empty text parameter")
+    if "inlineData" in part:
+        inline = part["inlineData"]
+        _require(bool(inline.get("mimeType")), "inlineData.mimeType is required")
+        try:
+            base64.b64decode(inline.get("data", ""), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise BadRequest("inlineData.data is not base64") from exc
+    if "functionCall" in part:
+        call = part["functionCall"]
+        _require(bool(call.get("name")) and isinstance(call.get("args", {}), dict), "bad call")
+    if "functionResponse" in part:
+        response = part["functionResponse"]
+        _require(isinstance(response.get("response"), dict), "functionResponse.response: object")
+        _require(response.get("name") in calls, "functionResponse names no preceding call")
+
+
+def _check_tool_config(config: Any) -> None:
+    if config is None:
+        return
+    calling = config.get("functionCallingConfig") or {}
+    _require(calling.get("mode") in ("AUTO", "ANY", "NONE", "VALIDATED"), "bad mode")
+    if "allowedFunctionNames" in calling:
+        _require(calling["mode"] == "ANY", "allowedFunctionNames needs mode ANY")
+
+
+def _check_generation_config(config: dict[str, Any]) -> None:
+    unknown = set(config) - GENERATION_KEYS
+    _require(not unknown, f"Unknown name {sorted(unknown)} at 'generation_config'")
+    _require(len(config.get("stopSequences") or []) <= 5, "at most 5 stop sequences")
+    if "responseSchema" in config:
+        _require(config.get("responseMimeType") == "application/json", "schema needs JSON mime")
+        check_schema(config["responseSchema"], "generation_config.response_schema")
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise BadRequest(message)

@@ -1,0 +1,1 @@
+"""Unit tests: the app in-process, upstream HTTP faked."""

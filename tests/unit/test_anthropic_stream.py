@@ -1,0 +1,177 @@
+"""Anthropic backend: streaming events translated to chat.completion.chunk streams."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.backends.anthropic.stream import StreamTranslator
+from app.errors import APIError, UpstreamError
+from tests.fakes.anthropic_wire import (
+    OVERLOADED,
+    TEXT_EVENTS,
+    TOOL_EVENTS,
+    block_start,
+    block_stop,
+    end,
+    sse,
+    start,
+    text,
+    text_block,
+    tool_block,
+)
+from tests.fakes.anthropic_wire import partial_json as args
+from tests.support.openai_checks import check_chat_stream
+
+
+def translate(raw_pieces, *, usage: bool = False, answer_tool: str | None = None) -> list[dict]:
+    translator = StreamTranslator(
+        "claude", "claude-3-haiku", include_usage=usage, answer_tool=answer_tool
+    )
+    return list(translator.translate(raw_pieces))
+
+
+def content(chunks: list[dict]) -> str:
+    return "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+
+
+def test_text_stream():
+    chunks = translate([sse(*TEXT_EVENTS)])
+    assembled = check_chat_stream(chunks, {"model": "claude-3-haiku"})
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": "", "refusal": None}
+    assert chunks[0]["id"] == "chatcmpl-msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY"
+    assert assembled["choices"][0]["message"]["content"] == "Héllo wörld 👋 — ok"
+    assert assembled["choices"][0]["finish_reason"] == "stop"
+    assert all("usage" not in chunk for chunk in chunks)
+
+
+def test_usage_chunk_when_asked():
+    events = [start(10, cache_read_input_tokens=90), *TEXT_EVENTS[1:]]
+    chunks = translate([sse(*events)], usage=True)
+    check_chat_stream(chunks)
+    assert chunks[-1]["choices"] == []
+    assert chunks[-1]["usage"] == {
+        "prompt_tokens": 100,
+        "completion_tokens": 15,
+        "total_tokens": 115,
+        "prompt_tokens_details": {"cached_tokens": 90},
+    }
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n", "\r"])
+def test_every_split_point_gives_the_same_chunks(eol):
+    raw = sse(*TEXT_EVENTS, eol=eol)
+    whole = [c["choices"] for c in translate([raw])]
+    for cut in range(1, len(raw)):
+        assert [c["choices"] for c in translate([raw[:cut], raw[cut:]])] == whole, cut
+
+
+def test_byte_by_byte_tool_stream():
+    raw = sse(*TOOL_EVENTS)
+    byte_chunks = translate([raw[i : i + 1] for i in range(len(raw))])
+    assert [c["choices"] for c in byte_chunks] == [c["choices"] for c in translate([raw])]
+
+
+def test_tool_calls_are_numbered_in_their_own_order():
+    tools = [
+        {"type": "function", "function": {"name": "get_weather"}},
+        {"type": "function", "function": {"name": "get_time"}},
+    ]
+    chunks = translate([sse(*TOOL_EVENTS)], usage=True)
+    assembled = check_chat_stream(
+        chunks,
+        {"model": "claude-3-haiku", "tools": tools, "stream_options": {"include_usage": True}},
+    )
+    calls = [
+        item
+        for chunk in chunks
+        if chunk["choices"]
+        for item in chunk["choices"][0]["delta"].get("tool_calls") or []
+    ]
+    assert calls[0] == {
+        "index": 0,
+        "id": "toolu_01T1x1fJ34qAmk2tNTrN7Up6",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": ""},
+    }
+    assert all("id" not in call for call in calls[1:] if call["index"] == 0)
+    message = assembled["choices"][0]["message"]
+    assert message["content"] == "Okay, let's check"
+    assert [c["function"]["arguments"] for c in message["tool_calls"]] == [
+        '{"location": "San Francisco, CA", "unit": "°F"}',
+        "{}",
+    ]
+    assert [c["id"] for c in message["tool_calls"]] == [
+        "toolu_01T1x1fJ34qAmk2tNTrN7Up6",
+        "toolu_02",
+    ]
+    assert assembled["choices"][0]["finish_reason"] == "tool_calls"
+    assert chunks[-1]["usage"]["prompt_tokens"] == 472
+
+
+def test_json_schema_answer_streams_as_content():
+    events = [
+        start(),
+        tool_block(0, "toolu_x", "person"),
+        args(0, ""),
+        args(0, '{"name": "Zo'),
+        args(0, 'é", "age": 7}'),
+        block_stop(0),
+        *end("tool_use"),
+    ]
+    chunks = translate([sse(*events)], answer_tool="person")
+    assembled = check_chat_stream(chunks)
+    message = assembled["choices"][0]["message"]
+    assert json.loads(message["content"]) == {"name": "Zoé", "age": 7}
+    assert "tool_calls" not in message
+    assert assembled["choices"][0]["finish_reason"] == "stop"
+
+
+def test_thinking_and_unknown_events_are_skipped():
+    events = [
+        start(),
+        block_start(0, {"type": "thinking", "thinking": ""}),
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "thinking_delta", "thinking": "Hmm"},
+        },
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "signature_delta", "signature": "EqQB"},
+        },
+        block_stop(0),
+        {"type": "some_future_event", "detail": 1},
+        text_block(1),
+        text(1, "Answer"),
+        block_stop(1),
+        *end("end_turn"),
+    ]
+    assert content(translate([sse(*events)])) == "Answer"
+
+
+def test_error_event_mid_stream_raises_after_the_first_chunks():
+    events = TEXT_EVENTS[:4] + [OVERLOADED]
+    translator = StreamTranslator("claude", "claude-3-haiku", include_usage=False)
+    produced = []
+    with pytest.raises(APIError) as info:
+        for chunk in translator.translate([sse(*events)]):
+            produced.append(chunk)
+    assert content(produced) == "Héllo"
+    assert (info.value.status, info.value.type, info.value.message) == (
+        503,
+        "server_error",
+        "Overloaded",
+    )
+    assert info.value.retryable
+
+
+def test_stream_cut_before_message_stop_raises():
+    with pytest.raises(UpstreamError, match="before the answer was complete"):
+        translate([sse(*TEXT_EVENTS[:-1])])
+    # A cut in the middle of an event line is no better.
+    raw = sse(*TEXT_EVENTS)
+    with pytest.raises(UpstreamError):
+        translate([raw[: raw.index(b"message_stop") + 5]])

@@ -1,0 +1,91 @@
+"""Anthropic backend: streams through the gateway: SSE out, errors as events, upstream closed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import responses
+
+from tests.fakes.anthropic_wire import OVERLOADED, TEXT_EVENTS, gateway_models, sse
+from tests.support.openai_checks import check_chat_sse, check_error_sse
+
+BASE = "https://api.anthropic.test"
+
+
+@pytest.fixture
+def config(config, monkeypatch):
+    monkeypatch.setenv("TEST_ANTHROPIC_KEY", "sk-ant-unit-key")
+    return {**config, "MODELS": gateway_models(BASE, "TEST_ANTHROPIC_KEY")}
+
+
+def post_stream(client, raw: bytes, **body):
+    """Stream a chat request through the gateway: (request, response, data payloads, sent)."""
+    request = {
+        "model": "claude-3-haiku",
+        "messages": [{"role": "user", "content": "Hi"}],
+        "stream": True,
+        **body,
+    }
+    with responses.RequestsMock() as mock:
+        mock.add(responses.POST, f"{BASE}/v1/messages", body=raw, content_type="text/event-stream")
+        response = client.post("/v1/chat/completions", json=request)
+        data = response.get_data()
+        sent = json.loads(mock.calls[0].request.body)
+    events = [e.removeprefix(b"data: ").decode() for e in data.split(b"\n\n") if e]
+    return request, response, events, sent
+
+
+def test_stream_through_the_gateway(client):
+    body = {"stream_options": {"include_usage": True}}
+    request, response, events, sent = post_stream(client, sse(*TEXT_EVENTS), **body)
+    assert response.status_code == 200
+    assert response.mimetype == "text/event-stream"
+    assert sent["stream"] is True
+    assembled = check_chat_sse(events, request)
+    assert assembled["choices"][0]["message"]["content"] == "Héllo wörld 👋 — ok"
+    assert assembled["usage"]["completion_tokens"] == 15
+
+
+def test_error_event_mid_stream_becomes_an_error_event(client):
+    _, response, events, _ = post_stream(client, sse(*TEXT_EVENTS[:4], OVERLOADED))
+    assert response.status_code == 200
+    error = check_error_sse(events)
+    assert (error.type, error.message) == ("server_error", "Overloaded")
+
+
+def test_cut_stream_ends_with_an_error_event(client):
+    _, _, events, _ = post_stream(client, sse(*TEXT_EVENTS[:5]))
+    assert "before the answer was complete" in check_error_sse(events).message
+
+
+def test_error_before_any_chunk_is_a_json_error(client):
+    _, response, _, _ = post_stream(client, sse(OVERLOADED))
+    assert response.status_code == 503
+    assert response.get_json()["error"]["message"] == "Overloaded"
+
+
+def test_closing_the_stream_closes_the_upstream_response(app):
+    from app import gateway
+    from app.backends import Call
+
+    with app.app_context(), responses.RequestsMock() as mock:
+        mock.add(
+            responses.POST,
+            f"{BASE}/v1/messages",
+            body=sse(*TEXT_EVENTS),
+            content_type="text/event-stream",
+        )
+        body = {
+            "model": "claude-3-haiku",
+            "messages": [{"role": "user", "content": "Hi"}],
+            "stream": True,
+        }
+        stream = gateway.backends()["claude"].chat(
+            Call(body, gateway.models().resolve("claude-3-haiku"))
+        )
+        upstream = stream.close.__self__
+        assert next(iter(stream.events))["choices"][0]["delta"]["role"] == "assistant"
+        assert not upstream.raw.closed
+        stream.close()
+        assert upstream.raw.closed

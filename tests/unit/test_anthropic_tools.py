@@ -1,0 +1,193 @@
+"""Anthropic backend: tools, tool choice, tool history and structured output in the request."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import responses
+
+from tests.fakes.anthropic_wire import gateway_models, message
+
+BASE = "https://api.anthropic.test"
+
+
+@pytest.fixture
+def config(config, monkeypatch):
+    monkeypatch.setenv("TEST_ANTHROPIC_KEY", "sk-ant-unit-key")
+    return {**config, "MODELS": gateway_models(BASE, "TEST_ANTHROPIC_KEY")}
+
+
+@pytest.fixture
+def upstream():
+    with responses.RequestsMock() as mock:
+        mock.add(
+            responses.POST, f"{BASE}/v1/messages", json=message([{"type": "text", "text": "Hi"}])
+        )
+        yield mock
+
+
+def sent(client, upstream, **body) -> dict:
+    """POST a chat request through the gateway; return the JSON the backend sent upstream."""
+    body.setdefault("model", "claude-3-haiku")
+    body.setdefault("messages", [{"role": "user", "content": "Hello"}])
+    response = client.post("/v1/chat/completions", json=body)
+    assert response.status_code == 200, response.get_json()
+    return json.loads(upstream.calls[-1].request.body)
+
+
+def user(text: str) -> dict:
+    return {"role": "user", "content": [{"type": "text", "text": text}]}
+
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather for a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+TIME = {"type": "function", "function": {"name": "get_time"}}
+
+
+def test_tools(client, upstream):
+    assert sent(client, upstream, tools=[WEATHER, TIME])["tools"] == [
+        {
+            "name": "get_weather",
+            "description": "Current weather for a city",
+            "input_schema": WEATHER["function"]["parameters"],
+        },
+        {"name": "get_time", "input_schema": {"type": "object", "properties": {}}},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({}, None),
+        ({"tool_choice": "auto"}, {"type": "auto"}),
+        ({"tool_choice": "required"}, {"type": "any"}),
+        ({"tool_choice": "none"}, {"type": "none"}),
+        (
+            {"tool_choice": {"type": "function", "function": {"name": "get_time"}}},
+            {"type": "tool", "name": "get_time"},
+        ),
+        ({"parallel_tool_calls": False}, {"type": "auto", "disable_parallel_tool_use": True}),
+        (
+            {"tool_choice": "required", "parallel_tool_calls": False},
+            {"type": "any", "disable_parallel_tool_use": True},
+        ),
+        ({"tool_choice": "none", "parallel_tool_calls": False}, {"type": "none"}),
+        ({"parallel_tool_calls": True}, None),
+    ],
+)
+def test_tool_choice(client, upstream, options, expected):
+    assert sent(client, upstream, tools=[WEATHER, TIME], **options).get("tool_choice") == expected
+
+
+def test_tool_round_trip_history(client, upstream):
+    messages = [
+        {"role": "user", "content": "Weather in Paris and the time?"},
+        {
+            "role": "assistant",
+            "content": "Let me check.",
+            "tool_calls": [
+                {
+                    "id": "toolu_01A",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                },
+                {
+                    "id": "toolu_01B",
+                    "type": "function",
+                    "function": {"name": "get_time", "arguments": ""},
+                },
+            ],
+        },
+        {"role": "tool", "tool_call_id": "toolu_01A", "content": "18°C, sunny"},
+        {"role": "tool", "tool_call_id": "toolu_01B", "content": [{"type": "text", "text": "9am"}]},
+        {"role": "user", "content": "Thanks!"},
+    ]
+    assert sent(client, upstream, messages=messages, tools=[WEATHER, TIME])["messages"] == [
+        user("Weather in Paris and the time?"),
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "Let me check."},
+                {
+                    "type": "tool_use",
+                    "id": "toolu_01A",
+                    "name": "get_weather",
+                    "input": {"city": "Paris"},
+                },
+                {"type": "tool_use", "id": "toolu_01B", "name": "get_time", "input": {}},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_01A", "content": "18°C, sunny"},
+                {"type": "tool_result", "tool_use_id": "toolu_01B", "content": "9am"},
+                {"type": "text", "text": "Thanks!"},
+            ],
+        },
+    ]
+
+
+PERSON = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "person",
+        "strict": True,
+        "schema": {
+            "type": "object",
+            "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+            "required": ["name", "age"],
+            "additionalProperties": False,
+        },
+    },
+}
+
+
+def test_json_schema_becomes_a_forced_tool(client, upstream):
+    payload = sent(client, upstream, response_format=PERSON)
+    assert payload["tools"] == [
+        {
+            "name": "person",
+            "description": "Give the final answer as a JSON object that matches this schema.",
+            "input_schema": PERSON["json_schema"]["schema"],
+        }
+    ]
+    assert payload["tool_choice"] == {"type": "tool", "name": "person"}
+
+
+def test_json_schema_with_client_tools_requires_some_tool(client, upstream):
+    payload = sent(client, upstream, response_format=PERSON, tools=[WEATHER])
+    assert [tool["name"] for tool in payload["tools"]] == ["get_weather", "person"]
+    assert payload["tool_choice"] == {"type": "any"}
+
+
+def test_json_object_adds_a_system_instruction(client, upstream):
+    messages = [{"role": "system", "content": "You list fruit."}, {"role": "user", "content": "3"}]
+    payload = sent(client, upstream, messages=messages, response_format={"type": "json_object"})
+    assert payload["system"].startswith("You list fruit.\n\nRespond only with a single valid JSON")
+    assert "tools" not in payload
+
+
+def test_json_schema_named_like_a_tool_is_400(client):
+    clash = {**PERSON, "json_schema": {**PERSON["json_schema"], "name": "get_weather"}}
+    request = {
+        "model": "claude-3-haiku",
+        "messages": [{"role": "user", "content": "x"}],
+        "response_format": clash,
+        "tools": [WEATHER],
+    }
+    with responses.RequestsMock():
+        response = client.post("/v1/chat/completions", json=request)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["param"] == "response_format.json_schema.name"

@@ -1,0 +1,72 @@
+"""config/gunicorn.conf.py: bind, workers and timeouts from the environment; the exit hook."""
+
+from __future__ import annotations
+
+import runpy
+from types import SimpleNamespace
+
+import pytest
+
+from tests.support.servers import ROOT
+
+CONF = ROOT / "config" / "gunicorn.conf.py"
+ENV_NAMES = (
+    "HOST",
+    "PORT",
+    "WEB_CONCURRENCY",
+    "GUNICORN_TIMEOUT",
+    "GUNICORN_WORKER_CLASS",
+    "GUNICORN_CONTROL_SOCKET",
+)
+
+
+@pytest.fixture
+def load_conf(monkeypatch):
+    """Evaluate the config file with exactly the given environment variables set."""
+
+    def load(**env: str) -> dict:
+        for name in ENV_NAMES:
+            monkeypatch.delenv(name, raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        return runpy.run_path(str(CONF))
+
+    return load
+
+
+def test_defaults(load_conf):
+    conf = load_conf()
+    assert conf["bind"] == "0.0.0.0:8000"
+    assert conf["worker_class"] == "gevent"
+    assert 1 <= conf["workers"] <= 8
+    assert conf["timeout"] == 120 and conf["graceful_timeout"] == 30
+    assert conf["control_socket_disable"] is True
+
+
+def test_environment_overrides(load_conf):
+    conf = load_conf(
+        HOST="127.0.0.1",
+        PORT="9123",
+        WEB_CONCURRENCY="3",
+        GUNICORN_TIMEOUT="5",
+        GUNICORN_CONTROL_SOCKET="/tmp/gw.ctl",
+    )
+    assert conf["bind"] == "127.0.0.1:9123"
+    assert conf["workers"] == 3 and conf["timeout"] == 5
+    assert conf["control_socket"] == "/tmp/gw.ctl" and conf["control_socket_disable"] is False
+
+
+def test_port_alone_binds_every_interface(load_conf):
+    assert load_conf(PORT="5000")["bind"] == "0.0.0.0:5000"
+
+
+def test_worker_exit_closes_the_workers_backends(load_conf):
+    closed = []
+    backends = SimpleNamespace(close=lambda: closed.append(True))
+    app = SimpleNamespace(extensions={"gateway.backends": backends})
+    hook = load_conf()["worker_exit"]
+    hook(None, SimpleNamespace(wsgi=app, pid=1))
+    assert closed == [True]
+    # The arbiter calls the hook for dead workers too; they hold no app.
+    hook(None, SimpleNamespace(pid=2))
+    assert closed == [True]

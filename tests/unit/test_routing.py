@@ -1,0 +1,203 @@
+"""Model routing: the models file, name resolution, fallbacks, and `/v1/models`."""
+
+from __future__ import annotations
+
+import pytest
+
+from app import backends, create_app
+from app.backends.base import Backend, Call, Result
+from app.errors import ModelNotFoundError, UpstreamError
+from app.routing import ModelRegistry
+from tests.support.openai_checks import check_error, check_model, check_model_list
+
+BACKENDS = {"a", "b", "c"}
+BODY = {"messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.fixture
+def config(config):
+    """Two mock backends, exact ids, a pattern, and an id with a slash."""
+    models = {
+        "backends": {"primary": {"type": "mock"}, "spare": {"type": "mock"}},
+        "models": [
+            {"id": "gpt-4o", "backend": "primary", "created": 1700000000},
+            {"id": "team/model", "backend": "spare", "model": "upstream-id"},
+            {"id": "mock/*", "backend": "spare", "strip_prefix": "mock/"},
+        ],
+    }
+    return {**config, "MODELS": models}
+
+
+class BrokenBackend(Backend):
+    """Fails every call with a retryable upstream error, counting the attempts."""
+
+    def chat(self, call: Call) -> Result:
+        """Always fail (retryable)."""
+        self.calls = getattr(self, "calls", 0) + 1
+        raise UpstreamError("upstream is down", retryable=True)
+
+
+def registry(*items: dict) -> ModelRegistry:
+    """A registry over backends a, b and c."""
+    return ModelRegistry.from_list(list(items), BACKENDS)
+
+
+def test_exact_id_beats_a_pattern_listed_before_it():
+    models = registry({"id": "gpt-*", "backend": "a"}, {"id": "gpt-4o", "backend": "b"})
+    assert models.resolve("gpt-4o").backend == "b"
+    assert models.resolve("gpt-4o-mini").backend == "a"
+
+
+def test_patterns_are_tried_in_file_order():
+    first = registry({"id": "team/*", "backend": "a"}, {"id": "*", "backend": "b"})
+    assert first.resolve("team/x").backend == "a"
+    assert first.resolve("other/x").backend == "b"
+    swapped = registry({"id": "*", "backend": "b"}, {"id": "team/*", "backend": "a"})
+    assert swapped.resolve("team/x").backend == "b"
+
+
+def test_pattern_passes_the_name_on_with_strip_prefix_removed():
+    models = registry({"id": "ollama/*", "backend": "a", "strip_prefix": "ollama/"})
+    route = models.resolve("ollama/llama3:8b")
+    assert (route.model, route.upstream_model) == ("ollama/llama3:8b", "llama3:8b")
+    kept = registry({"id": "*", "backend": "a", "strip_prefix": "x/"}).resolve("y/model")
+    assert kept.upstream_model == "y/model"
+
+
+def test_upstream_model_override():
+    models = registry(
+        {"id": "fast", "backend": "a", "model": "gpt-4o-mini"},
+        {"id": "plain", "backend": "a"},
+        {"id": "claude-*", "backend": "b", "model": "claude-sonnet-4-5"},
+    )
+    assert (models.resolve("fast").model, models.resolve("fast").upstream_model) == (
+        "fast",
+        "gpt-4o-mini",
+    )
+    assert models.resolve("plain").upstream_model == "plain"
+    assert models.resolve("claude-3-opus").upstream_model == "claude-sonnet-4-5"
+
+
+def test_route_carries_retries_fallbacks_and_extra_options():
+    models = registry(
+        {"id": "m", "backend": "a", "retries": 2, "fallbacks": ["n"], "max_tokens_cap": 9},
+        {"id": "n", "backend": "b"},
+    )
+    route = models.resolve("m")
+    assert (route.retries, route.fallbacks, route.options) == (2, ("n",), {"max_tokens_cap": 9})
+
+
+def test_fallback_chain_in_order():
+    models = registry(
+        {"id": "main", "backend": "a", "fallbacks": ["second", "any/model"]},
+        {"id": "second", "backend": "b", "fallbacks": "main"},
+        {"id": "any/*", "backend": "c", "strip_prefix": "any/"},
+    )
+    chain = models.chain("main")
+    assert [(r.backend, r.upstream_model) for r in chain] == [
+        ("a", "main"),
+        ("b", "second"),
+        ("c", "model"),
+    ]
+    # A single fallback may be written as a plain string.
+    assert [r.model for r in models.chain("second")] == ["second", "main"]
+
+
+def test_unknown_model_raises_model_not_found():
+    with pytest.raises(ModelNotFoundError) as info:
+        registry({"id": "m", "backend": "a"}).chain("nope")
+    assert (info.value.status, info.value.param, info.value.code) == (
+        404,
+        "model",
+        "model_not_found",
+    )
+
+
+@pytest.mark.parametrize(
+    ("items", "words"),
+    [
+        ([{"id": "m", "backend": "nowhere"}], ["m", "nowhere"]),
+        ([{"id": "m"}], ["models[0]", "backend"]),
+        (["m"], ["models[0]"]),
+        ([{"id": "m", "backend": "a"}, {"id": "m", "backend": "b"}], ["models[1]", "m"]),
+        ([{"id": "m", "backend": "a", "fallbacks": ["ghost"]}], ["m", "ghost"]),
+    ],
+    ids=["unknown-backend", "no-backend", "not-a-mapping", "duplicate-id", "unknown-fallback"],
+)
+def test_bad_models_file_fails_at_start_with_a_clear_message(items, words):
+    with pytest.raises(ValueError) as info:
+        registry(*items)
+    assert all(word in str(info.value) for word in words), str(info.value)
+
+
+def test_app_refuses_to_start_with_an_unknown_backend(config):
+    models = {"backends": {"mock": {"type": "mock"}}, "models": [{"id": "x", "backend": "mocks"}]}
+    with pytest.raises(ValueError, match="unknown backend `mocks`"):
+        create_app({**config, "MODELS": models})
+
+
+def test_models_file_is_read_from_disk(config, tmp_path):
+    path = tmp_path / "models.yaml"
+    path.write_text("backends:\n  m: {type: mock}\nmodels:\n  - {id: local, backend: m}\n")
+    client = create_app({**config, "MODELS": None, "MODELS_FILE": str(path)}).test_client()
+    assert [m["id"] for m in client.get("/v1/models").get_json()["data"]] == ["local"]
+    path.write_text("- just a list\n")
+    with pytest.raises(ValueError, match="expected a mapping"):
+        create_app({**config, "MODELS": None, "MODELS_FILE": str(path)})
+
+
+def test_models_list_shows_exact_ids_owned_by_their_backend(client):
+    body = client.get("/v1/models").get_json()
+    check_model_list(body)
+    assert body["object"] == "list"
+    assert [(m["id"], m["owned_by"]) for m in body["data"]] == [
+        ("gpt-4o", "primary"),
+        ("team/model", "spare"),
+    ]
+    assert body["data"][0] == {
+        "id": "gpt-4o",
+        "object": "model",
+        "created": 1700000000,
+        "owned_by": "primary",
+    }
+
+
+@pytest.mark.parametrize("model_id", ["gpt-4o", "team/model"])
+def test_retrieve_one_model(client, model_id):
+    response = client.get(f"/v1/models/{model_id}")
+    assert response.status_code == 200
+    assert check_model(response.get_json()).id == model_id
+
+
+def test_retrieve_unknown_model_is_404(client):
+    response = client.get("/v1/models/nope")
+    assert response.status_code == 404
+    error = check_error(response.get_json(), 404)
+    assert (error.code, error.param) == ("model_not_found", "model")
+
+
+@pytest.mark.parametrize(
+    ("model", "answered_by"),
+    [("gpt-4o", "primary/gpt-4o"), ("team/model", "spare/upstream-id"), ("mock/x-1", "spare/x-1")],
+)
+def test_requests_go_to_the_routed_backend(client, model, answered_by):
+    response = client.post("/v1/chat/completions", json={**BODY, "model": model})
+    assert response.status_code == 200
+    assert response.headers["x-gateway-backend"] == answered_by
+    assert response.get_json()["model"] == model
+
+
+def test_fallback_answers_when_the_primary_fails(config, monkeypatch):
+    monkeypatch.setitem(backends.BACKEND_TYPES, "broken", f"{__name__}:BrokenBackend")
+    models = {
+        "backends": {"down": {"type": "broken"}, "mock": {"type": "mock"}},
+        "models": [
+            {"id": "main", "backend": "down", "retries": 1, "fallbacks": ["backup"]},
+            {"id": "backup", "backend": "mock"},
+        ],
+    }
+    app = create_app({**config, "MODELS": models, "RETRY_BACKOFF_BASE": 0.0})
+    response = app.test_client().post("/v1/chat/completions", json={**BODY, "model": "main"})
+    assert response.status_code == 200
+    assert response.headers["x-gateway-backend"] == "mock/backup"
+    assert app.extensions["gateway.backends"]["down"].calls == 2

@@ -1,0 +1,98 @@
+"""The incremental SSE decoders: any chunking, any line ending, UTF-8 kept whole."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.backends.sse import RawSSEDecoder, RawSSEEvent, SSEDecoder, SSEEvent, iter_sse
+
+BODY = (
+    ": comment\n"
+    "event: delta\n"
+    "id: 7\n"
+    'data: {"text": "héllo 😀"}\n'
+    "\n"
+    "data: line one\n"
+    "data:line two\n"
+    "\n"
+    "retry: 100\n"
+    "data: [DONE]\n"
+    "\n"
+).encode()
+EXPECTED = [
+    SSEEvent('{"text": "héllo 😀"}', "delta", "7"),
+    SSEEvent("line one\nline two", "message", "7"),
+    SSEEvent("[DONE]", "message", "7"),
+]
+
+
+def decode_in_pieces(data: bytes, size: int) -> list[SSEEvent]:
+    return list(iter_sse(data[i : i + size] for i in range(0, len(data), size)))
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 5, 13, 1000])
+def test_every_chunking_gives_the_same_events(size):
+    assert decode_in_pieces(BODY, size) == EXPECTED
+
+
+@pytest.mark.parametrize("eol", [b"\r\n", b"\r"])
+@pytest.mark.parametrize("size", [1, 2, 7])
+def test_crlf_and_cr_line_endings(eol, size):
+    assert decode_in_pieces(BODY.replace(b"\n", eol), size) == EXPECTED
+
+
+def test_a_multibyte_character_split_across_reads_stays_whole():
+    decoder = SSEDecoder()
+    data = "data: 😀é\n\n".encode()
+    split = data.index(b"\xf0") + 2  # inside the 4-byte emoji
+    assert decoder.feed(data[:split]) == []
+    assert decoder.feed(data[split:]) == [SSEEvent("😀é")]
+
+
+def test_raw_events_keep_their_bytes():
+    decoder = RawSSEDecoder()
+    events = decoder.feed(b"event: error\ndata: \xf0\x9f\x98\x80\n\n")
+    assert events == [RawSSEEvent(b"\xf0\x9f\x98\x80", b"error", None)]
+
+
+def test_invalid_utf8_is_replaced_not_fatal():
+    assert list(iter_sse([b"data: \xff\xfe ok\n\n"])) == [SSEEvent("\ufffd\ufffd ok")]
+
+
+def test_a_leading_bom_is_ignored_even_when_split():
+    assert list(iter_sse([b"\xef", b"\xbb\xbfdata: x\n\n"])) == [SSEEvent("x")]
+
+
+def test_a_crlf_split_between_reads_is_one_line_end():
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: a\r") == []
+    assert decoder.feed(b"\n\r\n") == [SSEEvent("a")]
+
+
+def test_flush_dispatches_finished_lines_and_drops_a_cut_line():
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: whole\ndata: cut mid-w") == []
+    assert decoder.flush() == [SSEEvent("whole")]
+    assert decoder.truncated
+
+
+def test_flush_of_a_clean_end_is_not_truncated():
+    decoder = RawSSEDecoder()
+    assert decoder.feed(b"data: a\n\ndata: b\r") == [RawSSEEvent(b"a")]
+    assert decoder.pending is False
+    assert decoder.flush() == [RawSSEEvent(b"b")]
+    assert not decoder.truncated
+
+
+def test_pending_reports_an_event_without_its_blank_line():
+    decoder = RawSSEDecoder()
+    decoder.feed(b"data: a\n")
+    assert decoder.pending
+    decoder.feed(b"\n")
+    assert not decoder.pending
+
+
+def test_many_lines_in_one_read():
+    body = b"".join(b"data: %d\n\n" % i for i in range(5000))
+    events = RawSSEDecoder().feed(body)
+    assert [e.data for e in events] == [b"%d" % i for i in range(5000)]
