@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,20 +38,27 @@ def configure(app: Flask, config: Mapping[str, Any] | None) -> None:
 
 
 def register_logging(app: Flask) -> None:
-    """Log to stderr at the configured level (gunicorn collects it)."""
+    """Log to stdout at the configured level (under gunicorn, its logging config applies)."""
     level = app.config.get("LOG_LEVEL", "INFO")
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=level, stream=sys.stdout, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("app").setLevel(level)
 
 
 def register_extensions(app: Flask) -> None:
-    """Request ids, CORS and client keys."""
-    from app import auth, observe, request_context
+    """Proxy headers, request ids, metrics, request log, CORS, client keys and rate limits."""
+    from app import access_log, auth, metrics, observe, proxy, ratelimit, request_context, shutdown
 
+    proxy.init_app(app)
     request_context.init_app(app)
     observe.init_app(app)
+    shutdown.init_app(app)
+    metrics.init_app(app)
+    access_log.init_app(app)
     CORS(app, origins=app.config["CORS_ORIGINS"], supports_credentials=False)
     auth.init_app(app)
+    ratelimit.init_app(app)
 
 
 def register_backends(app: Flask) -> None:

@@ -1,15 +1,24 @@
-"""Client API keys: `Authorization: Bearer <key>` checked in constant time."""
+"""Client API keys: `Authorization: Bearer <key>` checked in constant time, then what it may do.
+
+Keys come from GATEWAY_API_KEYS (plain, named key-1, key-2, ...) and the optional keys file
+(app.keys). A key from the file may be limited to some models and to a rate (app.ratelimit);
+both are checked here, before the request reaches any backend.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
+import json
 import logging
-from dataclasses import dataclass
+from typing import Any
 
 from flask import Flask, current_app, g, request
 
-from app.errors import AuthenticationError
+from app import ratelimit
+from app.errors import AuthenticationError, ModelNotFoundError, PermissionDeniedError
+from app.keys import ClientKey, check_unique, digest, load_keys_file
+
+__all__ = ["ClientKey", "KeyStore", "bearer_token", "may_use", "require_api_key"]
 
 log = logging.getLogger(__name__)
 
@@ -18,14 +27,7 @@ _MISSING_KEY = (
     "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
 )
 _WRONG_KEY = "Incorrect API key provided. Check the key you configured for this gateway."
-
-
-@dataclass(frozen=True)
-class ClientKey:
-    """A key the gateway accepts; only its name and SHA-256 digest are kept."""
-
-    name: str
-    digest: bytes
+_NOT_ALLOWED = "This API key is not allowed to use the model `{model}`."
 
 
 class KeyStore:
@@ -37,7 +39,7 @@ class KeyStore:
     @classmethod
     def from_plain(cls, secrets: list[str]) -> KeyStore:
         """Build a store from plain-text keys (as given in GATEWAY_API_KEYS)."""
-        return cls([ClientKey(f"key-{i + 1}", _digest(s)) for i, s in enumerate(secrets)])
+        return cls([ClientKey(f"key-{i + 1}", digest(s)) for i, s in enumerate(secrets)])
 
     @property
     def open(self) -> bool:
@@ -46,17 +48,13 @@ class KeyStore:
 
     def match(self, token: str) -> ClientKey | None:
         """Return the key whose digest equals the token's, comparing every key."""
-        digest = _digest(token)
+        wanted = digest(token)
         found = None
         for key in self.keys:
             # Visit every key so the time taken does not depend on which one matched.
-            if hmac.compare_digest(key.digest, digest):
+            if hmac.compare_digest(key.digest, wanted):
                 found = key
         return found
-
-
-def _digest(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode("utf-8")).digest()
 
 
 def bearer_token() -> str | None:
@@ -69,7 +67,7 @@ def bearer_token() -> str | None:
 
 
 def require_api_key() -> None:
-    """before_request hook for API blueprints: admit only configured keys."""
+    """before_request hook for API blueprints: a configured key, its models and its limits."""
     store: KeyStore = current_app.extensions["gateway.keys"]
     token = bearer_token()
     g.client_token = token
@@ -83,11 +81,52 @@ def require_api_key() -> None:
     if key is None:
         raise AuthenticationError(_WRONG_KEY)
     g.client_key = key
+    if request.method == "POST" and (key.models is not None or key.rpm or key.tpm):
+        body = _json_body()
+        model = body.get("model")
+        # The allow-list applies to the model the client asked for, not to its fallbacks.
+        if isinstance(model, str) and not key.allows(model):
+            raise PermissionDeniedError(
+                _NOT_ALLOWED.format(model=model), param="model", code="model_not_allowed"
+            )
+        ratelimit.admit(key, body)
+
+
+def _json_body() -> dict[str, Any]:
+    """The JSON object the view will validate next; {} when the body is not one (it then 400s)."""
+    if not request.is_json:
+        return {}
+    try:
+        body = json.loads(request.get_data())
+    except (ValueError, RecursionError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def may_use(model_id: str) -> bool:
+    """True when the current request's key may use `model_id` (any model without a key)."""
+    key: ClientKey | None = g.get("client_key")
+    return key is None or key.allows(model_id)
+
+
+def hide_unless_allowed(model_id: str) -> None:
+    """404 `model_not_found` for a model the current key may not use, as if it did not exist."""
+    if not may_use(model_id):
+        raise ModelNotFoundError(model_id)
 
 
 def init_app(app: Flask) -> None:
-    """Load the accepted keys; warn when the gateway is open to anyone."""
-    store = KeyStore.from_plain(app.config.get("GATEWAY_API_KEYS") or [])
+    """Load the accepted keys and their default limits; warn when the gateway is open to anyone."""
+    keys = KeyStore.from_plain(app.config.get("GATEWAY_API_KEYS") or []).keys
+    if app.config.get("KEYS_FILE"):
+        keys += load_keys_file(app.config["KEYS_FILE"])
+    check_unique(keys)
+    rpm = int(app.config.get("RATE_LIMIT_RPM") or 0)
+    tpm = int(app.config.get("RATE_LIMIT_TPM") or 0)
+    store = KeyStore([key.with_defaults(rpm, tpm) for key in keys])
     app.extensions["gateway.keys"] = store
     if store.open:
-        log.warning("GATEWAY_API_KEYS is empty: the gateway accepts requests without an API key")
+        log.warning(
+            "GATEWAY_API_KEYS is empty and no KEYS_FILE is set: "
+            "the gateway accepts requests without an API key"
+        )

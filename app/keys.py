@@ -54,7 +54,9 @@ class ClientKey:
         """True when `model` is one of the key's ids or matches one of its patterns."""
         if self.models is None:
             return True
-        return any(model == allowed or fnmatch.fnmatchcase(model, allowed) for allowed in self.models)
+        return any(
+            model == allowed or fnmatch.fnmatchcase(model, allowed) for allowed in self.models
+        )
 
     def with_defaults(self, rpm: int, tpm: int) -> ClientKey:
         """This key with the gateway's default limits where it sets none of its own."""

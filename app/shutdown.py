@@ -31,8 +31,7 @@ class ShuttingDown(APIError):
 
     def __init__(self) -> None:
         super().__init__(
-            "The server is shutting down and ended this stream before its end. "
-            "Retry the request.",
+            "The server is shutting down and ended this stream before its end. Retry the request.",
             retryable=True,
         )
 

@@ -1,17 +1,28 @@
 """gunicorn settings for the gateway (used by the Procfile and the Docker image).
 
 Every value can be set from the environment: HOST and PORT (bind), WEB_CONCURRENCY (worker
-processes), and GUNICORN_* for the rest; see docs/readme/serving.md.
+processes), SHUTDOWN_GRACE_SECONDS, PROMETHEUS_MULTIPROC_DIR, and GUNICORN_* for the rest; see
+docs/readme/serving.md and docs/readme/deployment.md.
 """
 
+import glob
 import logging
+import math
 import multiprocessing
 import os
+import shutil
+import signal
+import tempfile
 
 
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name, "").strip()
     return int(raw) if raw else default
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else default
 
 
 def _default_workers() -> int:
@@ -27,17 +38,99 @@ worker_connections = _int("GUNICORN_WORKER_CONNECTIONS", 2000)
 # With gevent the timeout is only the worker's heartbeat: it catches a worker that stopped
 # scheduling greenlets, never a long stream, which may run far past it.
 timeout = _int("GUNICORN_TIMEOUT", 120)
-# On restart or shutdown, open streams get this long to finish before they are cut.
-graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+# On SIGTERM, open streams get SHUTDOWN_GRACE_SECONDS to finish, then end with an error event
+# (app.shutdown); gunicorn cuts whatever is left a little later.
+shutdown_grace = _float("SHUTDOWN_GRACE_SECONDS", 25.0)
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", math.ceil(shutdown_grace) + 5)
 keepalive = _int("GUNICORN_KEEPALIVE", 75)
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
-errorlog = "-"
 loglevel = (os.environ.get("LOG_LEVEL") or "info").lower()
+# Everything goes to stdout (Heroku, Docker and systemd collect it there); the gateway's own
+# request log has a stdout handler of its own (app.access_log).
+_loggers = {
+    "gunicorn.error": {"level": loglevel.upper(), "handlers": ["stdout"], "propagate": False},
+}
+if accesslog in (None, "-"):
+    # gunicorn's access log stays off unless asked for ("-": stdout; a path: that file).
+    _loggers["gunicorn.access"] = {
+        "level": "INFO",
+        "handlers": ["stdout" if accesslog else "null"],
+        "propagate": False,
+    }
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "root": {"level": loglevel.upper(), "handlers": ["stdout"]},
+    "loggers": _loggers,
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "formatter": "generic",
+            "stream": "ext://sys.stdout",
+        },
+        "null": {"class": "logging.NullHandler"},
+    },
+    "formatters": {
+        "generic": {
+            "format": "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s",
+            "datefmt": "[%Y-%m-%d %H:%M:%S %z]",
+        },
+    },
+}
 # The control socket defaults to one path per user, shared by every gunicorn on the machine;
 # it is opened only when a path is given.
 control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
 if not control_socket_disable:
     control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+
+# The metrics folder this server created (removed at exit); None when the user chose one.
+_created_metrics_dir = None
+
+
+def on_starting(server) -> None:
+    """Give prometheus-client an empty multiprocess folder before any worker starts."""
+    global _created_metrics_dir
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path:
+        # Values of a previous run must not leak in: a fresh folder per server start.
+        path = _created_metrics_dir = tempfile.mkdtemp(prefix="gateway-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    os.makedirs(path, exist_ok=True)
+    for stale in glob.glob(os.path.join(path, "*.db")):
+        os.remove(stale)
+    server.log.info("metrics: prometheus multiprocess files in %s", path)
+
+
+def on_exit(server) -> None:
+    """Remove the metrics folder this server created."""
+    if _created_metrics_dir:
+        shutil.rmtree(_created_metrics_dir, ignore_errors=True)
+
+
+def child_exit(server, worker) -> None:
+    """Drop a dead worker's live gauges (open streams) from the metrics."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker) -> None:
+    """On SIGTERM, also start the app's shutdown grace period for open streams."""
+    from app import shutdown
+
+    app = getattr(worker, "wsgi", None)
+    stop_accepting = signal.getsignal(signal.SIGTERM)
+
+    def on_term(sig, frame) -> None:
+        if callable(stop_accepting):
+            stop_accepting(sig, frame)
+        if hasattr(app, "extensions"):
+            shutdown.begin(app)
+
+    signal.signal(signal.SIGTERM, on_term)
+    # As gunicorn has it: SIGTERM must not interrupt system calls of running requests.
+    signal.siginterrupt(signal.SIGTERM, False)
 
 
 def worker_exit(server, worker) -> None:

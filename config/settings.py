@@ -62,6 +62,18 @@ def load_settings() -> dict[str, Any]:
     return {
         # Client keys the gateway accepts (Authorization: Bearer ...); empty means open.
         "GATEWAY_API_KEYS": _list("GATEWAY_API_KEYS"),
+        # Optional YAML keys file: named keys (SHA-256 or env var), model allow-lists, limits.
+        "KEYS_FILE": os.environ.get("KEYS_FILE", "").strip(),
+        # Default per-key limits for keys that set none (plain keys too); 0 means no limit.
+        "RATE_LIMIT_RPM": _int("RATE_LIMIT_RPM", 0),
+        "RATE_LIMIT_TPM": _int("RATE_LIMIT_TPM", 0),
+        # Length of a key's rate-limit window; the limits are per window (60 s: per minute).
+        "RATE_LIMIT_WINDOW_SECONDS": _float("RATE_LIMIT_WINDOW_SECONDS", 60.0),
+        # Share the windows through Redis (every worker and instance); empty: per process.
+        "REDIS_URL": os.environ.get("REDIS_URL", "").strip(),
+        "REDIS_TIMEOUT_SECONDS": _float("REDIS_TIMEOUT_SECONDS", 0.5),
+        # Redis unreachable: admit requests and log an error (true), or answer 503 (false).
+        "RATE_LIMIT_FAIL_OPEN": _bool("RATE_LIMIT_FAIL_OPEN", True),
         # YAML file that maps model ids to backends.
         "MODELS_FILE": os.environ.get("MODELS_FILE") or str(CONFIG_DIR / "models.yaml"),
         # Largest accepted request body, in bytes (Flask answers 413 above it).

@@ -92,7 +92,7 @@ class UpstreamHTTP:
                 return
             # Without chunked encoding `iter_content(None)` would read to the end before
             # yielding; `read1` returns whatever has arrived instead.
-            while chunk := raw.read1(_READ_SIZE):
+            while chunk := raw.read1(_READ_SIZE, decode_content=True):
                 yield chunk
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise self.transport_error(exc, started=True) from exc

@@ -14,6 +14,14 @@ from app import tokens
 
 def prompt_tokens(body: dict[str, Any], model: str) -> int:
     """Estimated prompt tokens of a chat, completions or embeddings request body."""
+    try:
+        return _prompt_tokens(body, model)
+    except (TypeError, AttributeError, ValueError, RecursionError):
+        # Only a body that fails validation right after gets here; it costs no tokens.
+        return 0
+
+
+def _prompt_tokens(body: dict[str, Any], model: str) -> int:
     if "messages" in body:
         messages = [m for m in _list(body["messages"]) if isinstance(m, dict)]
         total = tokens.count_messages(messages, model)

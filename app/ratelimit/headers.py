@@ -11,7 +11,8 @@ if TYPE_CHECKING:
 
 def duration(seconds: float) -> str:
     """A duration the way OpenAI's reset headers write it: "20ms", "1.5s", "6m0s", "1h0m0s"."""
-    millis = max(0, math.ceil(seconds * 1000))
+    # Rounded first so that float noise (7.66 * 1000 = 7660.000000000001) does not add 1 ms.
+    millis = max(0, math.ceil(round(seconds * 1000, 3)))
     if millis == 0:
         return "0s"
     if millis < 1000:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+
 import pytest
 import requests
 import responses
@@ -74,6 +76,14 @@ def test_a_body_without_chunked_encoding_is_yielded_read_by_read(http, upstream)
     assert next(pieces) == b"first"
     assert body.raw.pieces == [b"second", b"third"]  # nothing read ahead
     assert list(pieces) == [b"second", b"third"]
+
+
+def test_a_compressed_streamed_body_is_decoded(http, upstream):
+    data = b"data: " + b"x" * 5000 + b"\n\n"
+    upstream.get(BASE + "/gz", body=gzip.compress(data), headers={"Content-Encoding": "gzip"})
+    response = http.request("GET", "/gz", stream=True)
+    response.raw.decode_content = False  # as requests' adapter leaves a real response
+    assert b"".join(http.iter_bytes(response)) == data
 
 
 @pytest.mark.parametrize(

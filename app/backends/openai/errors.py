@@ -12,7 +12,7 @@ from app.backends.http import status_error
 from app.errors import APIError
 
 # Keys that upstreams echo half-masked, e.g. "sk-proj-****************abcd".
-_MASKED_KEY = re.compile(r"[\w-]*\*{4,}[\w-]*")
+_MASKED_KEY = re.compile(r"[\w-]*\*{3,}[\w-]*")
 _SNIPPET = 200
 _OPENAI_TYPE = re.compile(r"^[a-z][a-z0-9_]*$")
 # Error `type`s that say the request itself was wrong, and the ones that say "slow down".
@@ -35,7 +35,7 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
     for secret in secrets:
         if secret and secret in text:
             text = text.replace(secret, "***")
-    return _MASKED_KEY.sub("***", text) if "****" in text else text
+    return _MASKED_KEY.sub("***", text) if "***" in text else text
 
 
 def error_fields(payload: Any) -> ErrorFields:

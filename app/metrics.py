@@ -1,0 +1,215 @@
+"""Prometheus metrics: `GET /metrics`, fed once per finished request by an observer.
+
+Under gunicorn, `PROMETHEUS_MULTIPROC_DIR` (set by config/gunicorn.conf.py before the workers
+start) switches prometheus-client to its multiprocess mode: every worker writes its values to
+files there and `/metrics` adds them up, whichever worker answers the scrape. Without it (the
+Flask test client, `flask run`) each app keeps its metrics in a registry of its own.
+
+Label values are bounded: routes are URL rules, models are the requested ids the models file
+routes (others are "unknown"), keys are key names, never keys.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from flask import Flask, Response, current_app, request
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from app import gateway, observe
+from app.errors import AuthenticationError, ModelNotFoundError
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+TTFT_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
+# Error types as OpenAI and the gateway name them; anything an upstream invents is "other".
+ERROR_TYPES = frozenset(
+    {
+        "invalid_request_error",
+        "authentication_error",
+        "permission_error",
+        "not_found_error",
+        "requests",
+        "rate_limit_exceeded",
+        "insufficient_quota",
+        "tokens",
+        "timeout",
+        "server_error",
+        "api_error",
+        "overloaded_error",
+    }
+)
+_LABELS = "gateway.metric_labels"
+
+
+class GatewayMetrics:
+    """The gateway's metric families, in `registry` (None in multiprocess mode)."""
+
+    def __init__(self, registry: CollectorRegistry | None) -> None:
+        self.registry = registry
+        self.requests = Counter(
+            "gateway_requests",
+            "Requests served, by route, model, backend and HTTP status.",
+            ["route", "model", "backend", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "gateway_request_duration_seconds",
+            "Seconds from request to the last byte of the response (the end, for streams).",
+            ["route", "model", "stream"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.ttft = Histogram(
+            "gateway_time_to_first_token_seconds",
+            "Seconds from request to the first streamed event.",
+            ["model", "backend"],
+            buckets=TTFT_BUCKETS,
+            registry=registry,
+        )
+        self.upstream_errors = Counter(
+            "gateway_upstream_errors",
+            "Failed answers from backends, by error type and status ('stream': mid-stream).",
+            ["backend", "type", "status"],
+            registry=registry,
+        )
+        self.prompt_tokens = Counter(
+            "gateway_prompt_tokens",
+            "Prompt tokens, by client key name and model.",
+            ["key", "model"],
+            registry=registry,
+        )
+        self.completion_tokens = Counter(
+            "gateway_completion_tokens",
+            "Completion tokens, by client key name and model.",
+            ["key", "model"],
+            registry=registry,
+        )
+        self.active_streams = Gauge(
+            "gateway_active_streams",
+            "Streams being sent right now.",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+
+    def record(self, exchange: observe.Exchange) -> None:
+        """Count one finished request (an observer, see app.observe)."""
+        labels = exchange.extra.get(_LABELS)
+        if labels is None:
+            return
+        if labels["stream_open"]:
+            self.active_streams.dec()
+        route, model, backend = labels["route"], labels["model"], labels["backend"]
+        self.requests.labels(route, model, backend, str(exchange.status)).inc()
+        stream = "true" if exchange.stream else "false"
+        self.latency.labels(route, model, stream).observe(exchange.latency)
+        if exchange.stream and exchange.ttft is not None:
+            self.ttft.labels(model, backend).observe(exchange.ttft)
+        key = exchange.key_name or ""
+        if exchange.prompt_tokens:
+            self.prompt_tokens.labels(key, model).inc(exchange.prompt_tokens)
+        if exchange.completion_tokens:
+            self.completion_tokens.labels(key, model).inc(exchange.completion_tokens)
+        failure = _upstream_failure(exchange, labels)
+        if failure is not None:
+            self.upstream_errors.labels(backend, *failure).inc()
+
+    def exposition(self, accept: str) -> tuple[bytes, str]:
+        """The current values in the format the scraper asked for, and its content type."""
+        registry = self.registry
+        if registry is None:
+            # A fresh registry per scrape, as prometheus-client's multiprocess mode requires.
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)
+        encoder, content_type = choose_encoder(accept)
+        return encoder(registry), content_type
+
+
+def multiprocess_mode() -> bool:
+    """True when prometheus-client writes its values to PROMETHEUS_MULTIPROC_DIR."""
+    return bool(getattr(values.ValueClass, "_multiprocess", False))
+
+
+def _upstream_failure(exchange: observe.Exchange, labels: dict[str, Any]) -> tuple[str, str] | None:
+    """(type, status) of a failure that came from a backend, or None."""
+    if not labels["routable"] or exchange.extra.get("shutdown"):
+        return None
+    if exchange.stream_error:
+        return _error_type(exchange.stream_error), "stream"
+    if exchange.status >= 400:
+        return _error_type(labels["error_type"]), str(exchange.status)
+    return None
+
+
+def _error_type(value: Any) -> str:
+    return value if value in ERROR_TYPES else "other"
+
+
+def _route_labels(exchange: observe.Exchange, response: Response) -> dict[str, Any]:
+    """Labels known once the response exists (the stream itself may still be running)."""
+    rule = request.url_rule
+    route, model, backend, routable = rule.rule if rule else "other", "", "", False
+    if exchange.model:
+        try:
+            found = gateway.models().resolve(exchange.model)
+        except ModelNotFoundError:
+            model = "unknown"
+        else:
+            routable, backend = True, found.backend
+            # A pattern accepts any name: only names that an upstream answered are kept.
+            exact = exchange.model in gateway.models().exact
+            model = exchange.model if exact or response.status_code < 400 else "unknown"
+    error_type = None
+    if response.status_code >= 400 and not response.is_streamed:
+        body = response.get_json(silent=True)
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            error_type = body["error"].get("type")
+    return {
+        "route": route,
+        "model": model,
+        "backend": exchange.backend or backend,
+        "routable": routable,
+        "error_type": error_type,
+        "stream_open": False,
+    }
+
+
+def _label_request(response: Response) -> Response:
+    exchange = observe.current()
+    if exchange is None or request.endpoint == "metrics":
+        return response
+    labels = _route_labels(exchange, response)
+    if exchange.stream and response.is_streamed:
+        current_app.extensions["gateway.metrics"].active_streams.inc()
+        labels["stream_open"] = True
+    exchange.extra[_LABELS] = labels
+    return response
+
+
+def _metrics_view() -> Response:
+    """GET /metrics: Prometheus exposition; with METRICS_TOKEN set, only for its bearer."""
+    expected = current_app.config.get("METRICS_TOKEN") or ""
+    if expected:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        valid = scheme.lower() == "bearer" and hmac.compare_digest(
+            token.strip().encode(), expected.encode()
+        )
+        if not valid:
+            raise AuthenticationError("A valid metrics token is required to read /metrics.")
+    metrics: GatewayMetrics = current_app.extensions["gateway.metrics"]
+    body, content_type = metrics.exposition(request.headers.get("Accept", ""))
+    return Response(body, content_type=content_type, headers={"Cache-Control": "no-store"})
+
+
+def init_app(app: Flask) -> None:
+    """Create the metrics, count every request, and serve `GET /metrics` (METRICS_ENABLED)."""
+    if not app.config.get("METRICS_ENABLED", True):
+        return
+    registry = None if multiprocess_mode() else CollectorRegistry()
+    metrics = GatewayMetrics(registry)
+    app.extensions["gateway.metrics"] = metrics
+    app.after_request(_label_request)
+    observe.add_observer(app, metrics.record)
+    app.add_url_rule("/metrics", "metrics", _metrics_view, methods=["GET"])

@@ -1,0 +1,167 @@
+"""nginx (deploy/nginx/gateway.conf.template) in front of a real gunicorn gateway."""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import time
+
+import pytest
+import requests
+
+from tests.conftest import CLIENT_KEY
+from tests.support import openai_checks as checks
+from tests.support.gateway_log import entry_for
+from tests.support.nginx import NginxProcess, requires_nginx
+from tests.support.servers import free_port, start_gateway
+from tests.support.sse import iter_sse
+
+pytestmark = [pytest.mark.slow, requires_nginx]
+
+CHUNK_DELAY = 0.1
+MODELS = {
+    "backends": {"mock": {"type": "mock", "chunk_delay": CHUNK_DELAY}},
+    "models": [{"id": "gpt-4o", "backend": "mock"}],
+}
+GATEWAY_MAX_BODY = 64 * 1024
+NGINX_MAX_BODY = "256k"
+# nginx connects to the gateway from this address, so that the gateway can tell it apart from
+# the client's 127.0.0.1.
+NGINX_SOURCE = "127.0.0.2"
+AUTH = {"Authorization": f"Bearer {CLIENT_KEY}"}
+PROMPT = [{"role": "user", "content": "Tell me about reverse proxies"}]
+
+
+def start_pair(tmp, name: str, env: dict[str, str]):
+    """A gateway and an nginx in front of it."""
+    gateway = start_gateway(
+        tmp,
+        MODELS,
+        env={
+            "GATEWAY_API_KEYS": CLIENT_KEY,
+            "GATEWAY_MAX_BODY_BYTES": str(GATEWAY_MAX_BODY),
+            **env,
+        },
+    )
+    try:
+        proxy = NginxProcess(
+            tmp / name,
+            gateway.port,
+            max_body=NGINX_MAX_BODY,
+            extra_http=f"    proxy_bind {NGINX_SOURCE};",
+        )
+    except BaseException:
+        gateway.stop()
+        raise
+    return gateway, proxy
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    """A gateway that trusts one proxy hop, behind nginx."""
+    gateway, proxy = start_pair(
+        tmp_path_factory.mktemp("nginx"), "trusted", {"TRUST_PROXY_HOPS": "1"}
+    )
+    yield gateway, proxy
+    proxy.stop()
+    gateway.stop()
+
+
+def chat_url(proxy) -> str:
+    return f"{proxy.url}/v1/chat/completions"
+
+
+def test_stream_arrives_at_the_upstreams_pace(pair):
+    _, proxy = pair
+    request = {"model": "gpt-4o", "messages": PROMPT, "stream": True, "max_tokens": 12}
+    result = checks.post_sse(chat_url(proxy), request, CLIENT_KEY)
+    assert result.status == 200, result.body
+    checks.check_chat_sse(result.data, request)
+    arrivals = [event.arrived for event in result.events]
+    gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:], strict=False)]
+    # Buffered by nginx, the events would arrive together at the end: gaps near zero.
+    assert statistics.median(gaps) > 0.5 * CHUNK_DELAY, gaps
+    assert arrivals[-1] - arrivals[0] > 0.5 * (arrivals[-1] - result.started)
+
+
+def test_client_disconnect_at_nginx_closes_the_gateways_stream(pair):
+    gateway, proxy = pair
+    request = {"model": "gpt-4o", "messages": PROMPT, "stream": True, "max_tokens": 400}
+    headers = {**AUTH, "X-Request-ID": "nginx-disconnect-1"}
+    with requests.post(
+        chat_url(proxy), json=request, headers=headers, stream=True, timeout=30
+    ) as r:
+        checks.check_chat_chunk(json.loads(next(iter_sse(r)).data))
+    deadline = time.monotonic() + 15
+    while "stream nginx-disconnect-1 closed before its end" not in gateway.output():
+        assert time.monotonic() < deadline, gateway.output()[-3000:]
+        time.sleep(0.05)
+    # The stream stopped long before its 400 tokens (40 s at the mock's pace).
+    entry = entry_for(gateway, "nginx-disconnect-1")
+    assert entry["stream"] is True and entry["status"] == 200
+
+
+def test_large_bodies_get_openais_413_from_nginx_and_from_the_gateway(pair):
+    _, proxy = pair
+
+    def post(size: int) -> requests.Response:
+        body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "x" * size}]}
+        return requests.post(chat_url(proxy), json=body, headers=AUTH, timeout=30)
+
+    over_gateway = post(2 * GATEWAY_MAX_BODY)
+    assert over_gateway.headers["Content-Type"] == "application/json"
+    error = checks.check_error(over_gateway.json(), 413)
+    assert error.code == "request_too_large" and str(GATEWAY_MAX_BODY) in error.message
+    over_nginx = post(1024 * 1024)
+    assert over_nginx.headers["Content-Type"] == "application/json"
+    error = checks.check_error(over_nginx.json(), 413)
+    assert error.code == "request_too_large" and str(GATEWAY_MAX_BODY) not in error.message
+    assert over_nginx.headers["X-Request-ID"]
+
+
+def test_request_id_passes_through_both_ways(pair):
+    gateway, proxy = pair
+    body = {"model": "gpt-4o", "messages": PROMPT, "max_tokens": 3}
+    chosen = requests.post(
+        chat_url(proxy), json=body, headers={**AUTH, "X-Request-ID": "client-id-42"}, timeout=30
+    )
+    assert chosen.status_code == 200 and chosen.headers["X-Request-ID"] == "client-id-42"
+    assert entry_for(gateway, "client-id-42")["status"] == 200
+    generated = requests.post(chat_url(proxy), json=body, headers=AUTH, timeout=30)
+    # Without one, nginx's own $request_id (32 hex digits) is the id everywhere.
+    request_id = generated.headers["X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{32}", request_id), request_id
+    assert entry_for(gateway, request_id)["model"] == "gpt-4o"
+
+
+def test_forwarded_for_reaches_the_app_only_with_trust_proxy_hops(pair, tmp_path):
+    trusting_gateway, trusting_proxy = pair
+    forged = {**AUTH, "X-Forwarded-For": "198.51.100.23"}
+    response = requests.get(
+        f"{trusting_proxy.url}/v1/models", headers={**forged, "X-Request-ID": "xff-1"}, timeout=30
+    )
+    assert response.status_code == 200
+    # One trusted hop: the address nginx saw, not nginx's own and not the forged one.
+    assert entry_for(trusting_gateway, "xff-1")["client"] == "127.0.0.1"
+
+    gateway, proxy = start_pair(tmp_path, "untrusted", {})
+    try:
+        response = requests.get(
+            f"{proxy.url}/v1/models", headers={**forged, "X-Request-ID": "xff-2"}, timeout=30
+        )
+        assert response.status_code == 200
+        assert entry_for(gateway, "xff-2")["client"] == NGINX_SOURCE
+    finally:
+        proxy.stop()
+        gateway.stop()
+
+
+def test_unreachable_gateway_is_a_json_502(tmp_path):
+    proxy = NginxProcess(tmp_path / "nothing", free_port())
+    try:
+        response = requests.get(f"{proxy.url}/v1/models", timeout=30)
+    finally:
+        proxy.stop()
+    assert response.headers["Content-Type"] == "application/json"
+    assert checks.check_error(response.json(), 502).type == "server_error"

@@ -1,0 +1,121 @@
+"""Request log: one line per request on stdout, with names and timings but never a key."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from app import access_log, create_app
+
+CLIENT_SECRET = "sk-unit-log-recognisable-secret"
+CHAT = "/v1/chat/completions"
+FIELDS = {
+    "time",
+    "request_id",
+    "method",
+    "path",
+    "status",
+    "stream",
+    "stream_error",
+    "key_name",
+    "model",
+    "backend",
+    "upstream_model",
+    "latency_ms",
+    "ttft_ms",
+    "prompt_tokens",
+    "completion_tokens",
+    "client",
+}
+
+
+@pytest.fixture
+def config(config):
+    """The test config with one client key."""
+    return {**config, "GATEWAY_API_KEYS": [CLIENT_SECRET]}
+
+
+def post(client, body: dict, **headers: str):
+    """POST a chat request with the key and read it to its end."""
+    response = client.post(
+        CHAT, json=body, headers={"Authorization": f"Bearer {CLIENT_SECRET}", **headers}
+    )
+    response.get_data()
+    response.close()
+    return response
+
+
+def lines(capsys) -> list[str]:
+    """The request log lines written so far."""
+    return [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+
+
+def test_one_json_line_per_request_with_names_and_no_key(client, capsys):
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Say hi"}]}
+    response = post(client, body, **{"X-Request-ID": "log-test-1"})
+    assert response.headers["X-Request-ID"] == "log-test-1"
+    [line] = lines(capsys)
+    entry = json.loads(line)
+    assert set(entry) == FIELDS
+    assert entry["request_id"] == "log-test-1"
+    assert (entry["method"], entry["path"], entry["status"]) == ("POST", CHAT, 200)
+    assert (entry["key_name"], entry["model"], entry["backend"]) == ("key-1", "gpt-4o", "mock")
+    assert entry["stream"] is False and entry["ttft_ms"] is None
+    assert entry["latency_ms"] >= 0
+    assert entry["prompt_tokens"] > 0 and entry["completion_tokens"] > 0
+    assert CLIENT_SECRET not in line
+
+
+def test_stream_is_logged_when_it_ends(client, capsys):
+    body = {
+        "model": "gpt-4o",
+        "messages": [{"role": "user", "content": "Say hi"}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    post(client, body)
+    [line] = lines(capsys)
+    entry = json.loads(line)
+    assert entry["stream"] is True and entry["stream_error"] is None
+    assert entry["ttft_ms"] is not None and entry["ttft_ms"] <= entry["latency_ms"]
+    assert entry["completion_tokens"] > 0
+
+
+def test_errors_and_bad_request_ids_are_logged_safely(client, capsys):
+    forged = 'bad id" {"status":200}'
+    response = client.get(
+        "/v1/models?api_key=sk-in-a-query", headers={"X-Request-ID": forged, "Authorization": "x"}
+    )
+    response.close()
+    [line] = lines(capsys)
+    entry = json.loads(line)
+    assert entry["status"] == 401 and entry["key_name"] is None
+    # The forged id is replaced; the query string is never logged.
+    assert entry["request_id"] == response.headers["X-Request-ID"] != forged
+    assert entry["path"] == "/v1/models" and "sk-in-a-query" not in line
+
+
+def test_text_format(config, capsys):
+    client = create_app({**config, "LOG_FORMAT": "text"}).test_client()
+    post(client, {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+    [line] = lines(capsys)
+    assert line.startswith("time=") and " status=200 " in line and " key_name=key-1 " in line
+    assert " stream=false " in line and "ttft_ms" not in line
+    assert access_log.format_text({"model": 'a "b"', "n": 3}) == 'model="a \\"b\\"" n=3'
+
+
+def test_unknown_format_stops_start_up(config):
+    with pytest.raises(ValueError, match="LOG_FORMAT"):
+        create_app({**config, "LOG_FORMAT": "xml"})
+
+
+def test_several_apps_share_one_handler(config, capsys):
+    for _ in range(3):
+        client = create_app(config).test_client()
+    client.get("/health").close()
+    assert len(lines(capsys)) == 1
+    logger = logging.getLogger(access_log.LOGGER_NAME)
+    assert sum(isinstance(h, access_log.StdoutHandler) for h in logger.handlers) == 1
+    assert logger.propagate is False
