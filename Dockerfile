@@ -10,8 +10,8 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 
 COPY . .
-RUN useradd --create-home --uid 10001 gateway \
-    && mkdir -p /tmp/prometheus && chown gateway /tmp/prometheus
+# Metrics files go to a fresh folder under /tmp at each start (config/gunicorn.conf.py).
+RUN useradd --create-home --uid 10001 gateway
 USER gateway
 
 EXPOSE 8000

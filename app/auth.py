@@ -18,8 +18,6 @@ from app import ratelimit
 from app.errors import AuthenticationError, ModelNotFoundError, PermissionDeniedError
 from app.keys import ClientKey, check_unique, digest, load_keys_file
 
-__all__ = ["ClientKey", "KeyStore", "bearer_token", "may_use", "require_api_key"]
-
 log = logging.getLogger(__name__)
 
 _MISSING_KEY = (

@@ -147,31 +147,40 @@ def _error_type(value: Any) -> str:
     return value if value in ERROR_TYPES else "other"
 
 
+def _model_labels(name: str | None, status: int) -> tuple[str, str, bool]:
+    """(model label, backend of its route, routable) for the requested model name."""
+    if not name:
+        return "", "", False
+    registry = gateway.models()
+    try:
+        route = registry.resolve(name)
+    except ModelNotFoundError:
+        return "unknown", "", False
+    # A pattern accepts any name: only names that an upstream answered become labels.
+    known = name in registry.exact or status < 400
+    return (name if known else "unknown"), route.backend, True
+
+
+def _error_type_of(response: Response) -> str | None:
+    """The `error.type` of an error response's JSON envelope."""
+    if response.status_code < 400 or response.is_streamed:
+        return None
+    body = response.get_json(silent=True)
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return body["error"].get("type")
+    return None
+
+
 def _route_labels(exchange: observe.Exchange, response: Response) -> dict[str, Any]:
     """Labels known once the response exists (the stream itself may still be running)."""
     rule = request.url_rule
-    route, model, backend, routable = rule.rule if rule else "other", "", "", False
-    if exchange.model:
-        try:
-            found = gateway.models().resolve(exchange.model)
-        except ModelNotFoundError:
-            model = "unknown"
-        else:
-            routable, backend = True, found.backend
-            # A pattern accepts any name: only names that an upstream answered are kept.
-            exact = exchange.model in gateway.models().exact
-            model = exchange.model if exact or response.status_code < 400 else "unknown"
-    error_type = None
-    if response.status_code >= 400 and not response.is_streamed:
-        body = response.get_json(silent=True)
-        if isinstance(body, dict) and isinstance(body.get("error"), dict):
-            error_type = body["error"].get("type")
+    model, backend, routable = _model_labels(exchange.model, response.status_code)
     return {
-        "route": route,
+        "route": rule.rule if rule else "other",
         "model": model,
         "backend": exchange.backend or backend,
         "routable": routable,
-        "error_type": error_type,
+        "error_type": _error_type_of(response),
         "stream_open": False,
     }
 

@@ -27,11 +27,13 @@ T = TypeVar("T")
 
 
 class ShuttingDown(APIError):
+    """The last event of a stream still open when the shutdown grace period ends."""
+
     status, type, code = 503, "server_error", "server_shutting_down"
 
     def __init__(self) -> None:
         super().__init__(
-            "The server is shutting down and ended this stream before its end. Retry the request.",
+            "The server is shutting down and ended this stream early. Retry the request.",
             retryable=True,
         )
 

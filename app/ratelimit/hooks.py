@@ -96,6 +96,8 @@ def _add_headers(response: Response) -> Response:
 def make_store(settings: Any) -> Store:
     """Redis when `REDIS_URL` is set, else this process's memory."""
     window = float(settings.get("RATE_LIMIT_WINDOW_SECONDS", 60))
+    if window <= 0:
+        raise ValueError(f"RATE_LIMIT_WINDOW_SECONDS must be above 0, not {window}")
     url = settings.get("REDIS_URL")
     if url:
         return RedisStore(url, window, float(settings.get("REDIS_TIMEOUT_SECONDS", 0.5)))

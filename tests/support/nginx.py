@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import os
 import shutil
 import socket
 import string
@@ -23,6 +25,7 @@ requires_nginx = pytest.mark.skipif(NGINX is None, reason="the nginx binary is n
 
 _MAIN = """\
 daemon off;
+{user}
 pid {tmp}/nginx.pid;
 error_log {tmp}/error.log notice;
 events {{ worker_connections 256; }}
@@ -61,7 +64,10 @@ class NginxProcess:
             render_template(f"127.0.0.1:{upstream_port}", listen, max_body)
         )
         main = tmp / "nginx.conf"
-        main.write_text(_MAIN.format(tmp=tmp, extra=extra_http))
+        # Started by root, nginx's workers would run as `nobody`, who cannot enter pytest's
+        # private tmp folders; they run as the test's user instead.
+        user = f"user {getpass.getuser()};" if os.geteuid() == 0 else ""
+        main.write_text(_MAIN.format(tmp=tmp, extra=extra_http, user=user))
         argv = [NGINX, "-e", str(tmp / "error.log"), "-p", str(tmp), "-c", str(main)]
         self._log = open(tmp / "stdout.log", "wb")
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT)
