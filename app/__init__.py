@@ -38,25 +38,44 @@ def configure(app: Flask, config: Mapping[str, Any] | None) -> None:
 
 
 def register_logging(app: Flask) -> None:
-    """Log to stdout at the configured level (under gunicorn, its logging config applies)."""
+    """Log to stdout at the configured level (under gunicorn, its logging config applies);
+    known secrets are scrubbed from every record."""
     level = app.config.get("LOG_LEVEL", "INFO")
     logging.basicConfig(
         level=level, stream=sys.stdout, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("app").setLevel(level)
+    from app import redaction
+
+    redaction.init_app(app)
 
 
 def register_extensions(app: Flask) -> None:
-    """Proxy headers, request ids, metrics, request log, CORS, client keys and rate limits."""
-    from app import access_log, auth, metrics, observe, proxy, ratelimit, request_context, shutdown
+    """Proxy headers, request ids, metrics, request log, security headers, CORS, client keys
+    and rate limits."""
+    from app import (
+        access_log,
+        auth,
+        metrics,
+        observe,
+        proxy,
+        ratelimit,
+        request_body,
+        request_context,
+        security_headers,
+        shutdown,
+    )
 
     proxy.init_app(app)
     request_context.init_app(app)
+    request_body.init_app(app)
     observe.init_app(app)
     shutdown.init_app(app)
     metrics.init_app(app)
     access_log.init_app(app)
-    CORS(app, origins=app.config["CORS_ORIGINS"], supports_credentials=False)
+    security_headers.init_app(app)
+    # The default "*" is sent as "*", never as the caller's Origin, and never with credentials.
+    CORS(app, origins=app.config["CORS_ORIGINS"], supports_credentials=False, send_wildcard=True)
     auth.init_app(app)
     ratelimit.init_app(app)
 

@@ -48,6 +48,21 @@ def secret_from_env(name: str | None) -> str | None:
     return os.environ.get(name) or None
 
 
+# Environment variables whose values are secrets by their name (scrubbed from logs).
+_SECRET_SUFFIXES = ("_KEY", "_KEYS", "_TOKEN", "_SECRET", "_PASSWORD", "COOKIES", "_SESSION_ID")
+
+
+def secret_env_values() -> list[str]:
+    """Values of environment variables named like secrets (`*_KEY`, `*_TOKEN`, ...), split on
+    commas as GATEWAY_API_KEYS lists them."""
+    _load_dotenv_once()
+    values = []
+    for name, value in os.environ.items():
+        if name.upper().endswith(_SECRET_SUFFIXES):
+            values += [part.strip() for part in value.split(",") if part.strip()]
+    return values
+
+
 def tiktoken_cache_dir() -> str:
     """The folder tiktoken reads encoding files from, by tiktoken's own rule ("" disables it)."""
     for name in ("TIKTOKEN_CACHE_DIR", "DATA_GYM_CACHE_DIR"):
@@ -82,6 +97,8 @@ def load_settings() -> dict[str, Any]:
         "GATEWAY_MAX_N": _int("GATEWAY_MAX_N", 16),
         # Upper bound for the number of messages in one chat request.
         "GATEWAY_MAX_MESSAGES": _int("GATEWAY_MAX_MESSAGES", 2048),
+        # Deepest nesting of arrays and objects in a request body (the body itself is 1).
+        "GATEWAY_MAX_JSON_DEPTH": _int("GATEWAY_MAX_JSON_DEPTH", 64),
         # Origins allowed by CORS ("*" by default, never with credentials).
         "CORS_ORIGINS": _list("CORS_ORIGINS") or ["*"],
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO").upper(),

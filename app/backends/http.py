@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import requests
 import urllib3.exceptions
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
 
 from app import __version__
+from app.backends.prepared import LeanAdapter, PreparedSender
 from app.errors import APIError, UpstreamError, UpstreamTimeoutError
 
 log = logging.getLogger(__name__)
@@ -19,8 +20,10 @@ log = logging.getLogger(__name__)
 # Upstream response headers worth passing on to the client.
 PASSED_HEADERS = ("retry-after", "retry-after-ms")
 PASSED_PREFIXES = ("x-ratelimit-",)
-# Largest read from a streamed body that is not chunked; smaller reads return at once.
+# Largest single read from a body; smaller reads return as soon as anything has arrived.
 _READ_SIZE = 64 * 1024
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+DEFAULT_TOTAL_TIMEOUT = 600.0
 
 
 class UpstreamHTTP:
@@ -28,7 +31,9 @@ class UpstreamHTTP:
 
     Options (from the backend's entry in the models file): `base_url`, `headers`,
     `connect_timeout` (s, default 5), `read_timeout` (s between bytes, default 600),
-    `pool_size` (connections kept alive, default 100).
+    `total_timeout` (s for a whole non-streamed answer, default 600), `max_response_bytes`
+    (largest non-streamed answer and longest stream line, default 32 MiB), `pool_size`
+    (connections kept alive, default 100).
     """
 
     def __init__(self, name: str, base_url: str, options: Mapping[str, Any]) -> None:
@@ -38,17 +43,21 @@ class UpstreamHTTP:
             float(options.get("connect_timeout", 5.0)),
             float(options.get("read_timeout", 600.0)),
         )
+        self.total_timeout = float(options.get("total_timeout", DEFAULT_TOTAL_TIMEOUT))
+        self.max_response_bytes = int(options.get("max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES))
         pool_size = int(options.get("pool_size", 100))
         self.session = requests.Session()
         # Proxies and .netrc from the environment must not silently reroute provider traffic.
         self.session.trust_env = False
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        adapter = LeanAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = f"openai-gateway/{__version__}"
         self.session.headers.update(
             {str(k): str(v) for k, v in (options.get("headers") or {}).items()}
         )
+        # Hot path: requests prepared from cached templates (same headers, cookies, body).
+        self.sender = PreparedSender(self.session)
 
     def request(
         self,
@@ -65,44 +74,99 @@ class UpstreamHTTP:
         """Send one request; connection failures → 502 and timeouts → 504 (both retryable).
 
         `path` is appended to `base_url` unless it is a full URL (precomputed by the caller).
+        Without `stream` the body is read here, within `total_timeout` and
+        `max_response_bytes`; `response.content` then holds it.
         """
         url = path if path.startswith(("http://", "https://")) else self.base_url + path
         try:
-            return self.session.request(
-                method,
-                url,
-                json=json_body,
-                data=data,
-                headers=headers,
-                params=params,
-                stream=stream,
-                timeout=timeout or self.timeout,
-                allow_redirects=False,
-            )
+            # Always streamed, so that requests never reads an unbounded body on its own.
+            if self.sender.can_send(data, json_body, params):
+                response = self.sender.send(method, url, data, headers, timeout or self.timeout)
+            else:
+                response = self.session.request(
+                    method,
+                    url,
+                    json=json_body,
+                    data=data,
+                    headers=headers,
+                    params=params,
+                    stream=True,
+                    timeout=timeout or self.timeout,
+                    allow_redirects=False,
+                )
         except requests.RequestException as exc:
             raise self.transport_error(exc) from exc
+        if not stream:
+            try:
+                body = self.read_body(response)
+            finally:
+                response.close()
+            # requests' own cache of a read body, so `.content` and `.json()` work as usual.
+            response._content = body
+        return response
 
     def iter_bytes(self, response: requests.Response) -> Iterator[bytes]:
-        """The raw body of a streamed response as it arrives; read errors become APIErrors."""
+        """The raw body of a streamed response as it arrives; read errors become APIErrors.
+
+        A line longer than `max_response_bytes` (a stream that never ends its event) fails.
+        """
+        pending = 0
+        for chunk in self._reads(response):
+            newline = chunk.rfind(b"\n")
+            pending = pending + len(chunk) if newline < 0 else len(chunk) - newline - 1
+            if pending > self.max_response_bytes:
+                raise self._too_large()
+            yield chunk
+
+    def read_body(self, response: requests.Response) -> bytes:
+        """The whole body of a (streamed) response, within `total_timeout` and
+        `max_response_bytes`; read errors become APIErrors."""
+        if response._content is not False:
+            return response.content  # already read
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.max_response_bytes:
+            raise self._too_large()
+        # The deadline counts from the request: `elapsed` is the wait for the headers.
+        deadline = time.monotonic() - response.elapsed.total_seconds() + self.total_timeout
+        parts: list[bytes] = []
+        size = 0
+        for chunk in self._reads(response):
+            size += len(chunk)
+            if size > self.max_response_bytes:
+                raise self._too_large()
+            if time.monotonic() > deadline:
+                log.warning("upstream %s failed: total timeout", self.name)
+                raise UpstreamTimeoutError(
+                    f"Upstream `{self.name}` did not send its whole answer within "
+                    f"{self.total_timeout:g} seconds.",
+                    retryable=True,
+                )
+            parts.append(chunk)
+        return b"".join(parts)
+
+    def _reads(self, response: requests.Response) -> Iterator[bytes]:
+        """Each read of the body as it returns, at most `_READ_SIZE` bytes."""
         raw = response.raw
         try:
             if getattr(raw, "chunked", False) and raw.supports_chunked_reads():
-                # Yields each HTTP chunk as soon as it is complete.
-                yield from response.iter_content(chunk_size=None)
+                # Yields each HTTP chunk as soon as it is complete (split when larger).
+                yield from response.iter_content(chunk_size=_READ_SIZE)
                 return
-            # Without chunked encoding `iter_content(None)` would read to the end before
+            # Without chunked encoding `iter_content` would wait for a full buffer before
             # yielding; `read1` returns whatever has arrived instead.
             while chunk := raw.read1(_READ_SIZE, decode_content=True):
                 yield chunk
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise self.transport_error(exc, started=True) from exc
 
-    def read_body(self, response: requests.Response) -> bytes:
-        """The whole body of a (streamed) response; read errors become APIErrors."""
-        try:
-            return response.content
-        except requests.RequestException as exc:
-            raise self.transport_error(exc, started=True) from exc
+    def _too_large(self) -> UpstreamError:
+        log.warning("upstream %s failed: answer over %d bytes", self.name, self.max_response_bytes)
+        # The same request would get the same answer: neither retried nor sent to a fallback.
+        return UpstreamError(
+            f"Upstream `{self.name}` sent an answer larger than the {self.max_response_bytes} "
+            "bytes this gateway accepts.",
+            code="upstream_response_too_large",
+        )
 
     def transport_error(self, exc: Exception, *, started: bool = False) -> APIError:
         """The client-facing error for a failure below HTTP (connect, read, timeout)."""

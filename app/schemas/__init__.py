@@ -6,9 +6,10 @@ import json
 from typing import Any
 
 import marshmallow as ma
-from flask import request
+from flask import current_app, request
 
 from app.errors import InvalidRequestError
+from app.schemas.limits import check_body
 from app.schemas.problems import request_error
 
 _BAD_JSON = (
@@ -27,10 +28,12 @@ def read_json_object() -> dict[str, Any]:
             code="invalid_content_type",
         )
     raw = request.get_data(cache=False)
+    limit = int(current_app.config.get("GATEWAY_MAX_JSON_DEPTH", 64))
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise InvalidRequestError(_BAD_JSON, code="invalid_json") from exc
+    check_body(raw, body, limit)
     if not isinstance(body, dict):
         raise InvalidRequestError("The request body must be a JSON object.", code="invalid_json")
     return body

@@ -21,6 +21,7 @@ from app.schemas.fields import (
     StrictString,
 )
 from app.schemas.problems import first_error, format_path
+from app.schemas.quick import QuickLoad
 
 __all__ = [
     "Array",
@@ -67,11 +68,16 @@ class BaseSchema(ma.Schema):
             for name, field in self.load_fields.items()
             if not field.required and field.load_default is ma.missing
         )
+        self._quick = QuickLoad(self, self._skippable) if QuickLoad.supports(self) else None
 
     def load(
         self, data: Any, *, many: bool | None = None, partial: Any = None, **kwargs: Any
     ) -> Any:
         """Validate and return `data`; see `marshmallow.Schema.load`."""
         if partial is None:
+            if self._quick is not None and many is None and not kwargs and type(data) is dict:
+                loaded = self._quick.load(data)
+                if loaded is not None:
+                    return loaded
             partial = self._skippable
         return super().load(data, many=many, partial=partial, **kwargs)

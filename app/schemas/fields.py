@@ -34,6 +34,11 @@ class JSONField(ma.fields.Field):
             **overrides,
         }
 
+    def _validate(self, value: Any) -> None:
+        # marshmallow builds an `And` of the validators on every call, even of none.
+        if self.validators:
+            super()._validate(value)
+
     def make_error(self, key: str, **kwargs: Any) -> ma.ValidationError:
         """The error for `key`; messages are only formatted when arguments are given."""
         message = self.error_messages[key]

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import marshmallow as ma
+
 from app.backends import shaping
 from app.backends.base import Backend, Call, Result, Stream
 from app.backends.shaping_legacy import (
@@ -21,6 +23,8 @@ from app.backends.shaping_legacy import (
     text_completion,
 )
 from app.errors import InvalidRequestError, UnsupportedError
+from app.schemas.chat import ChatCompletionRequestSchema
+from app.schemas.problems import request_error
 from app.services.legacy_stream import text_stream
 from app.tokens import decode_tokens
 
@@ -29,6 +33,7 @@ DEFAULT_MAX_TOKENS = 16
 # Each prompt costs one upstream chat call; the spec's `n` maximum bounds the whole request.
 MAX_CHOICES = 128
 _COMPLETION_ONLY = ("prompt", "suffix", "echo", "logprobs", "best_of")
+_CHAT_SCHEMA = ChatCompletionRequestSchema()
 
 
 def completion_via_chat(backend: Backend, call: Call) -> Result:
@@ -91,6 +96,12 @@ def chat_call(call: Call, prompt: str, max_tokens: int) -> Call:
     body = {key: value for key, value in call.body.items() if key not in _COMPLETION_ONLY}
     body["messages"] = [{"role": "user", "content": prompt}]
     body["max_tokens"] = max_tokens
+    try:
+        # Chat-only fields the completion schema let through unchecked (such as
+        # `max_completion_tokens` or `tools`) must be valid before a chat backend reads them.
+        body = _CHAT_SCHEMA.load(body)
+    except ma.ValidationError as exc:
+        raise request_error(exc.messages) from exc
     return Call(body, call.route, call.client_token, call.request_id)
 
 

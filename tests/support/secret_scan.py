@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -20,12 +21,19 @@ CLIENT_SECRET = "sk-CLIENT-SECRET-9b1c"
 SECRETS = (PROVIDER_SECRET, CLIENT_SECRET)
 
 
-@dataclass
+@dataclass(repr=False)
 class SecretScan:
     """Everything captured so far, scanned on demand and at the end of the session."""
 
     secrets: tuple[str, ...] = SECRETS
-    captured: list[tuple[str, str]] = field(default_factory=list)
+    captured: list[tuple[str, str]] = field(default_factory=list, repr=False)
+
+    def __repr__(self) -> str:
+        return f"SecretScan({len(self.captured)} outputs captured)"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        # hypothesis prints the arguments of a failing example with this.
+        printer.text(repr(self))
 
     def add(self, where: str, output: str | bytes | Iterable[tuple[str, str]]) -> None:
         """Keep one captured output (bytes are scanned as Latin-1, so any byte matches)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any, cast
 
@@ -27,6 +28,8 @@ OPTIONS = frozenset(
         "headers",
         "connect_timeout",
         "read_timeout",
+        "total_timeout",
+        "max_response_bytes",
         "pool_size",
         "forward_client_key",
         "discover_models",
@@ -54,7 +57,8 @@ class OpenAIBackend(Backend):
     """Any server that speaks the OpenAI API (OpenAI, vLLM, Ollama, llama.cpp, Groq, OpenRouter).
 
     Options: `base_url`, `api_key_env` (the name of the environment variable holding the key),
-    `headers`, `connect_timeout`, `read_timeout`, `pool_size`, `forward_client_key` (send the
+    `headers`, `connect_timeout`, `read_timeout`, `total_timeout` (a whole answer, or the first
+    event of a stream), `max_response_bytes`, `pool_size`, `forward_client_key` (send the
     client's own bearer token instead of a server key), `discover_models` and `discover_ttl`.
     """
 
@@ -136,7 +140,11 @@ class OpenAIBackend(Backend):
     ) -> dict[str, Any]:
         """A 2xx body as a dict; an error object or a malformed body raises."""
         try:
-            answer = json.loads(content)
+            try:
+                answer = json.loads(content)
+            except UnicodeDecodeError:
+                # Invalid UTF-8 in an otherwise good answer is replaced, not fatal.
+                answer = json.loads(content.decode("utf-8", "replace"))
         except (ValueError, RecursionError) as exc:
             raise UpstreamError(
                 f"Upstream `{self.name}` sent an answer that is not JSON.",
@@ -174,6 +182,8 @@ class OpenAIBackend(Backend):
         secrets: tuple[str | None, ...],
     ) -> Iterator[bytes]:
         chunks = self.http.iter_bytes(response)
+        # The first event is due `total_timeout` after the request was sent.
+        deadline = time.monotonic() - response.elapsed.total_seconds() + self.http.total_timeout
         try:
             yield from relay(
                 self.name,
@@ -181,6 +191,7 @@ class OpenAIBackend(Backend):
                 rewrite,
                 lambda data: reported_error(self.name, data, secrets),
                 counter,
+                deadline,
             )
             _drain(chunks)
         finally:

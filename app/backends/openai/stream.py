@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from app.backends import shaping
 from app.backends.sse import RawSSEDecoder, RawSSEEvent
-from app.errors import APIError, UpstreamError
+from app.errors import APIError, UpstreamError, UpstreamTimeoutError
 from app.tokens import count_messages, count_text
 
 DONE = b"data: [DONE]\n\n"
@@ -132,14 +133,17 @@ def relay(
     rewrite: ModelRewriter,
     on_error: Callable[[bytes], APIError],
     counter: UsageCounter | None = None,
+    deadline: float | None = None,
 ) -> Iterator[bytes]:
     """Yield the complete upstream events of each read as SSE bytes, ending with `[DONE]`.
 
     A stream that ends before `[DONE]` (cut mid-event or not) raises an UpstreamError; an
-    error event from the upstream raises the error it describes. Returns right after
-    `[DONE]`, leaving the rest of `chunks` unread.
+    error event from the upstream raises the error it describes, an event that is not a
+    JSON object an UpstreamError (invalid UTF-8 is replaced instead). Without a first event
+    by `deadline` (a `time.monotonic()` value) an UpstreamTimeoutError is raised. Returns
+    right after `[DONE]`, leaving the rest of `chunks` unread.
     """
-    for events in _batches(chunks):
+    for events in _batches(name, chunks, deadline):
         out: list[bytes] = []
         for event in events:
             data = event.data
@@ -155,6 +159,7 @@ def relay(
                 if out:
                     yield b"".join(out)
                 raise on_error(data)
+            data = _checked(name, data)
             if counter is not None:
                 counter.add(data)
             out += (b"data: ", rewrite(data), b"\n\n")
@@ -167,9 +172,45 @@ def relay(
     )
 
 
-def _batches(chunks: Iterable[bytes]) -> Iterator[list[RawSSEEvent]]:
+def _checked(name: str, data: bytes) -> bytes:
+    """An event's data as one JSON object in valid UTF-8, or an UpstreamError."""
+    if not data.isascii():
+        try:
+            data.decode()
+        except UnicodeDecodeError:
+            # Bad bytes in one token must not break the client's decoder or end the answer.
+            data = data.decode("utf-8", "replace").encode()
+    # A full parse costs more than the relay itself: only events that do not look like an
+    # object are parsed, to tell unusual spacing from garbage.
+    if data[:1] == b"{" and data[-1:] == b"}":
+        return data
+    try:
+        if isinstance(json.loads(data), dict):
+            return data
+    except (ValueError, RecursionError):
+        pass
+    raise UpstreamError(
+        f"Upstream `{name}` sent a stream event that is not a JSON object.",
+        code="upstream_bad_response",
+        retryable=True,
+    )
+
+
+def _batches(
+    name: str, chunks: Iterable[bytes], deadline: float | None
+) -> Iterator[list[RawSSEEvent]]:
     """The events completed by each read, then those completed by the end of the stream."""
     decoder = RawSSEDecoder()
     for chunk in chunks:
-        yield decoder.feed(chunk)
+        events = decoder.feed(chunk)
+        if deadline is not None:
+            # Only the first event has a deadline; a live stream may take its time.
+            if events:
+                deadline = None
+            elif time.monotonic() > deadline:
+                raise UpstreamTimeoutError(
+                    f"Upstream `{name}` did not send the first event of its stream in time.",
+                    retryable=True,
+                )
+        yield events
     yield decoder.flush()

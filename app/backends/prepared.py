@@ -1,0 +1,236 @@
+"""Sending through a requests Session without redoing per-request work (the hot path).
+
+`Session.request` merges the session's headers, cookies and auth into a fresh
+`PreparedRequest` on every call, which costs more CPU than the HTTP exchange itself. For
+the common call (a bytes body, no params, no session auth, hooks or proxies) the merged
+request without its body is prepared once by the session itself and kept as a template;
+each call copies it, adds the body and goes straight to the session's adapter, as
+`Session.send` would, cookies included. `LeanAdapter` likewise keeps the connection pool of
+each upstream instead of looking it up again, parses cookies only when there are some, and
+checks a pooled connection with one real zero-timeout poll (gevent's cooperative poll
+would set up and fire a timer for the same answer).
+"""
+
+from __future__ import annotations
+
+import select
+from collections.abc import Mapping
+from datetime import timedelta
+from time import perf_counter, time
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests.cookies import extract_cookies_to_jar
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+# Templates kept per session; past this many (e.g. one per forwarded client key) start over.
+_MAX_TEMPLATES = 64
+
+
+def _real_poll() -> Any:
+    """The operating system's `select.poll`, also in a gevent-patched process."""
+    try:
+        from gevent import monkey
+    except ImportError:
+        return getattr(select, "poll", None)
+    return monkey.get_original("select", "poll")
+
+
+_POLL = _real_poll()
+
+
+class PreparedSender:
+    """Sends bytes bodies through `session` from cached request templates."""
+
+    def __init__(self, session: requests.Session) -> None:
+        self.session = session
+        self._templates: dict[tuple[Any, ...], requests.PreparedRequest] = {}
+
+    def can_send(self, data: Any, json_body: Any, params: Any) -> bool:
+        """True when `send` gives the same request as `Session.request` would."""
+        session = self.session
+        return (
+            json_body is None
+            and not params
+            and (data is None or type(data) is bytes)
+            and not session.trust_env
+            and session.auth is None
+            and not session.params
+            and not session.proxies
+            and not any(session.hooks.values())
+        )
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        data: bytes | None,
+        headers: Mapping[str, str] | None,
+        timeout: tuple[float, float],
+    ) -> requests.Response:
+        """Send like `session.request(..., stream=True, allow_redirects=False)`."""
+        session = self.session
+        template = self._template(method, url, headers)
+        prepared = requests.PreparedRequest()
+        prepared.method = template.method
+        prepared.url = template.url
+        prepared.headers = template.headers.copy()
+        prepared._cookies = template._cookies
+        prepared.hooks = template.hooks
+        if data:
+            prepared.body = data
+            prepared.headers["Content-Length"] = str(len(data))
+        adapter = session.get_adapter(prepared.url)
+        start = perf_counter()
+        response = adapter.send(
+            prepared,
+            stream=True,
+            timeout=timeout,
+            verify=session.verify,
+            cert=session.cert,
+            proxies={},
+        )
+        response.elapsed = timedelta(seconds=perf_counter() - start)
+        if "set-cookie" in response.headers or "set-cookie2" in response.headers:
+            extract_cookies_to_jar(session.cookies, prepared, response.raw)
+        return response
+
+    def _template(
+        self, method: str, url: str, headers: Mapping[str, str] | None
+    ) -> requests.PreparedRequest:
+        """The prepared request without a body, as the session prepares it now."""
+        session = self.session
+        # Cookies the upstream set go out with the next requests, as with Session.request.
+        jar: tuple[tuple[Any, ...], ...] = ()
+        if len(session.cookies):
+            jar = tuple((c.name, c.value, c.domain, c.path, c.expires) for c in session.cookies)
+            now = time()
+            if any(expires is not None and expires <= now for *_, expires in jar):
+                # Preparing drops the expired cookies from the jar; nothing is cached meanwhile.
+                return self._prepare(method, url, headers)
+        key = (
+            method,
+            url,
+            tuple(headers.items()) if headers else (),
+            tuple(session.headers.items()),
+            jar,
+        )
+        template = self._templates.get(key)
+        if template is None:
+            template = self._prepare(method, url, headers)
+            if len(self._templates) >= _MAX_TEMPLATES:
+                self._templates.clear()
+            self._templates[key] = template
+        return template
+
+    def _prepare(
+        self, method: str, url: str, headers: Mapping[str, str] | None
+    ) -> requests.PreparedRequest:
+        return self.session.prepare_request(
+            requests.Request(method, url, headers=dict(headers or {}))
+        )
+
+
+class _LiveCheck:
+    """`is_connected` as urllib3 has it (nothing to read yet), with a real zero-timeout poll."""
+
+    sock: Any
+
+    @property
+    def is_connected(self) -> bool:
+        """False once the peer closed the connection or sent something unasked."""
+        if self.sock is None:
+            return False
+        poller = _POLL()
+        poller.register(self.sock, select.POLLIN)
+        return not poller.poll(0)
+
+
+class _HTTPConnection(_LiveCheck, HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_LiveCheck, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+class LeanAdapter(HTTPAdapter):
+    """An HTTPAdapter that skips per-request work whose outcome cannot change.
+
+    `send` is HTTPAdapter's own (so test doubles that patch it still apply); only the helpers
+    it calls are lighter: the pool of an origin is kept while it is open, the URL of a direct
+    request is its path, and a response is only searched for cookies when it sets some.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._pools: dict[tuple[Any, ...], Any] = {}
+        super().__init__(*args, **kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        """HTTPAdapter's pool manager, whose pools check pooled connections cheaply."""
+        super().init_poolmanager(*args, **kwargs)
+        if _POLL is not None:
+            self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+        self._pools.clear()
+
+    def get_connection_with_tls_context(
+        self,
+        request: requests.PreparedRequest,
+        verify: Any,
+        proxies: Mapping[str, str] | None = None,
+        cert: Any = None,
+    ) -> Any:
+        """The urllib3 pool for the request's origin (kept until the manager closes it)."""
+        if proxies:
+            return super().get_connection_with_tls_context(request, verify, proxies, cert)
+        url = str(request.url)
+        end = url.find("/", url.find("//") + 2)
+        key = (url if end < 0 else url[:end], verify, cert)
+        pool = self._pools.get(key)
+        # A pool the manager evicted or closed has no connection queue left.
+        if pool is None or pool.pool is None:
+            pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
+            if len(self._pools) >= _MAX_TEMPLATES:
+                self._pools.clear()
+            self._pools[key] = pool
+        return pool
+
+    def request_url(
+        self, request: requests.PreparedRequest, proxies: Mapping[str, str] | None
+    ) -> str:
+        """The path of a direct request; see HTTPAdapter.request_url for proxied ones."""
+        if proxies:
+            return super().request_url(request, proxies)
+        return request.path_url
+
+    def build_response(self, req: requests.PreparedRequest, resp: Any) -> requests.Response:
+        """HTTPAdapter.build_response, parsing cookies only when the response sets some."""
+        response = requests.Response()
+        response.status_code = getattr(resp, "status", None)
+        response.headers = CaseInsensitiveDict(getattr(resp, "headers", {}))
+        response.encoding = get_encoding_from_headers(response.headers)
+        response.raw = resp
+        response.reason = resp.reason
+        response.url = req.url.decode("utf-8") if isinstance(req.url, bytes) else req.url
+        if "set-cookie" in response.headers or "set-cookie2" in response.headers:
+            extract_cookies_to_jar(response.cookies, req, resp)
+        response.request = req
+        response.connection = self
+        return response
+
+    def close(self) -> None:
+        """Close every pool (see HTTPAdapter.close) and forget them."""
+        self._pools.clear()
+        super().close()

@@ -1,0 +1,173 @@
+"""Every upstream fault × {non-stream, stream} × {first attempt, after retry, with fallback}.
+
+One faulty upstream (tests/fakes/faulty_upstream.py) and one gateway serve the whole module;
+the fault is chosen per request by the upstream model name. For every cell the client gets a
+valid answer or a well-formed OpenAI error (or, once streaming began, an error event and the
+end of the stream) within its timeout; afterwards the worker is the same process, it holds no
+more pooled connections to the upstream than the pool keeps, and the next request succeeds.
+"""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from tests.fakes.faulty_upstream import ALL_FAULTS
+from tests.support import procinfo
+from tests.support.fault_cells import (
+    MODES,
+    check_cell,
+    expected,
+    run_cell,
+    start_faulty_upstream,
+)
+from tests.support.secret_scan import CLIENT_SECRET, PROVIDER_SECRET
+from tests.support.servers import free_port, start_gateway
+
+pytestmark = pytest.mark.slow
+
+POOL_SIZE = 4
+MAX_RESPONSE_BYTES = 2 * 1024 * 1024
+# Seconds. The client's own timeout is the bound every cell must answer within: the slowest
+# cell waits for the total deadline on the first attempt, then succeeds on the next.
+TIMEOUTS = {"connect_timeout": 1, "read_timeout": 1.5, "total_timeout": 3}
+CLIENT_TIMEOUT = 15.0
+# A worker that read a 50 MB body whole would grow by more than this.
+HUGE_GROWTH_KB = 40 * 1024
+
+
+@pytest.fixture(scope="module")
+def upstream(tmp_path_factory, secret_scan):
+    """The faulty upstream on a free port."""
+    server = start_faulty_upstream(tmp_path_factory.mktemp("faulty"))
+    yield server
+    server.stop()
+    secret_scan.add("faulty upstream output", server.output())
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory, upstream, secret_scan):
+    """One gateway worker routing `first/*`, `retry/*` and `fallback/*` to the faulty upstream."""
+    faulty = {
+        "type": "openai",
+        "base_url": f"{upstream.url}/v1",
+        "api_key_env": "FAULTY_UPSTREAM_KEY",
+        "pool_size": POOL_SIZE,
+        "max_response_bytes": MAX_RESPONSE_BYTES,
+        **TIMEOUTS,
+    }
+    refused = {**faulty, "base_url": f"http://127.0.0.1:{free_port()}/v1"}
+    models = {
+        "backends": {"faulty": faulty, "refused": refused},
+        "models": [
+            {"id": "healthy", "backend": "faulty", "model": "ok"},
+            {"id": "first/*", "backend": "faulty", "strip_prefix": "first/"},
+            {"id": "retry/*", "backend": "faulty", "strip_prefix": "retry/", "retries": 1},
+            {
+                "id": "fallback/*",
+                "backend": "faulty",
+                "strip_prefix": "fallback/",
+                "fallbacks": ["healthy"],
+            },
+            {"id": "refuse-first", "backend": "refused", "model": "ok"},
+            {"id": "refuse-retry", "backend": "refused", "model": "ok", "retries": 1},
+            {
+                "id": "refuse-fallback",
+                "backend": "refused",
+                "model": "ok",
+                "fallbacks": ["healthy"],
+            },
+        ],
+    }
+    env = {
+        "GATEWAY_API_KEYS": CLIENT_SECRET,
+        "FAULTY_UPSTREAM_KEY": PROVIDER_SECRET,
+        "GATEWAY_RETRY_BACKOFF": "0.01",
+        "LOG_LEVEL": "DEBUG",
+        "GUNICORN_GRACEFUL_TIMEOUT": "2",
+        "SHUTDOWN_GRACE_SECONDS": "1",
+    }
+    server = start_gateway(tmp_path_factory.mktemp("matrix"), models, env=env)
+    server.worker = procinfo.wait_for_workers(server.proc.pid)[0]
+    yield server
+    server.stop()
+    secret_scan.add("fault matrix gateway output", server.output())
+
+
+def pooled(gateway, upstream) -> int:
+    """Connections the gateway worker holds to the faulty upstream right now."""
+    return procinfo.connections_to(gateway.worker, upstream.port)
+
+
+def healthy_request(gateway) -> requests.Response:
+    body = {"model": "healthy", "messages": [{"role": "user", "content": "hi"}]}
+    headers = {"Authorization": f"Bearer {CLIENT_SECRET}"}
+    return requests.post(
+        f"{gateway.url}/v1/chat/completions", json=body, headers=headers, timeout=CLIENT_TIMEOUT
+    )
+
+
+def run_fault(gateway, fault: str, secret_scan) -> list[str]:
+    """Run the fault's six cells at once; returns the failures found."""
+    cells = [(mode, stream) for mode in MODES for stream in (False, True)]
+
+    def one(cell: tuple[str, bool]) -> str | None:
+        mode, stream = cell
+        name = f"{fault}/{mode}/{'stream' if stream else 'json'}"
+        try:
+            request, result = run_cell(
+                gateway.url, CLIENT_SECRET, fault, mode, stream, uuid.uuid4().hex, CLIENT_TIMEOUT
+            )
+            secret_scan.add(f"{name} answer", result.body)
+            secret_scan.add(f"{name} headers", result.headers.items())
+            check_cell(expected(fault, mode, stream), request, result)
+        except (AssertionError, requests.RequestException) as exc:
+            return f"{name}: {type(exc).__name__}: {exc}"
+        return None
+
+    with ThreadPoolExecutor(len(cells)) as pool:
+        return [failure for failure in pool.map(one, cells) if failure]
+
+
+@pytest.mark.parametrize("fault", [*ALL_FAULTS, "refuse"])
+def test_fault(gateway, upstream, fault, secret_scan):
+    rss_before = procinfo.rss_kb(gateway.worker)
+    failures = run_fault(gateway, fault, secret_scan)
+    assert not failures, "\n".join(failures)
+    if fault == "huge":
+        growth = procinfo.rss_kb(gateway.worker) - rss_before
+        assert growth < HUGE_GROWTH_KB, f"worker grew by {growth} KiB reading huge answers"
+    # Connections return to the pool or are closed; never more than the pool keeps.
+    held = procinfo.settle(lambda: pooled(gateway, upstream), lambda n: n <= POOL_SIZE)
+    assert held <= POOL_SIZE, f"{held} connections to the upstream after {fault}"
+    assert procinfo.children(gateway.proc.pid) == [gateway.worker], "the worker was replaced"
+    response = healthy_request(gateway)
+    assert response.status_code == 200, response.text
+
+
+def test_repeated_rounds_hold_no_more_connections_or_fds(gateway, upstream, secret_scan):
+    quick = [f for f in ALL_FAULTS if f not in ("hang", "stall", "drip", "slow", "huge")]
+
+    def round_trip() -> tuple[int, int]:
+        for fault in quick:
+            assert not run_fault(gateway, fault, secret_scan)
+        held = procinfo.settle(lambda: pooled(gateway, upstream), lambda n: n <= POOL_SIZE)
+        return held, procinfo.fd_count(gateway.worker)
+
+    first_held, first_fds = round_trip()
+    second_held, second_fds = round_trip()
+    assert second_held <= POOL_SIZE and first_held <= POOL_SIZE
+    # Pooled sockets may be swapped, never accumulated.
+    assert second_fds <= first_fds + 1, f"fds grew from {first_fds} to {second_fds}"
+
+
+def test_worker_survived_every_fault(gateway):
+    assert gateway.proc.poll() is None
+    assert procinfo.children(gateway.proc.pid) == [gateway.worker]
+    output = gateway.output()
+    assert "Traceback" not in output, output[-3000:]
+    assert "WORKER TIMEOUT" not in output and "Booting worker" in output
+    assert output.count("Booting worker") == 1, "a worker was restarted"
