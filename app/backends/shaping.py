@@ -40,6 +40,29 @@ def choice(index: int, msg: dict[str, Any], finish_reason: str) -> dict[str, Any
     return {"index": index, "message": msg, "logprobs": None, "finish_reason": finish_reason}
 
 
+def envelope(
+    object_type: str,
+    id_prefix: str,
+    model: str,
+    choices: list[dict[str, Any]],
+    usage_obj: dict[str, int] | None,
+    *,
+    completion_id: str | None = None,
+    created: int | None = None,
+) -> dict[str, Any]:
+    """The outer object shared by `chat.completion` and `text_completion` answers."""
+    body: dict[str, Any] = {
+        "id": completion_id or new_id(id_prefix),
+        "object": object_type,
+        "created": created or int(time.time()),
+        "model": model,
+        "choices": choices,
+    }
+    if usage_obj is not None:
+        body["usage"] = usage_obj
+    return body
+
+
 def chat_completion(
     model: str,
     choices: list[dict[str, Any]],
@@ -49,16 +72,15 @@ def chat_completion(
     created: int | None = None,
 ) -> dict[str, Any]:
     """A complete `chat.completion` object."""
-    body: dict[str, Any] = {
-        "id": completion_id or new_id("chatcmpl-"),
-        "object": "chat.completion",
-        "created": created or int(time.time()),
-        "model": model,
-        "choices": choices,
-    }
-    if usage_obj is not None:
-        body["usage"] = usage_obj
-    return body
+    return envelope(
+        "chat.completion",
+        "chatcmpl-",
+        model,
+        choices,
+        usage_obj,
+        completion_id=completion_id,
+        created=created,
+    )
 
 
 class ChunkFactory:

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from app.backends import shaping
-from app.backends.shaping import new_id
+from app.backends.shaping import envelope, new_id
 from app.tokens import count_text
 
 # Chat finish reasons that have no legacy equivalent end the text normally.
@@ -32,16 +32,15 @@ def text_completion(
     created: int | None = None,
 ) -> dict[str, Any]:
     """A complete `text_completion` object."""
-    body: dict[str, Any] = {
-        "id": completion_id or new_id("cmpl-"),
-        "object": "text_completion",
-        "created": created or int(time.time()),
-        "model": model,
-        "choices": choices,
-    }
-    if usage_obj is not None:
-        body["usage"] = usage_obj
-    return body
+    return envelope(
+        "text_completion",
+        "cmpl-",
+        model,
+        choices,
+        usage_obj,
+        completion_id=completion_id,
+        created=created,
+    )
 
 
 class TextChunkFactory:
