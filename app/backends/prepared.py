@@ -110,8 +110,9 @@ class PreparedSender:
             jar = tuple((c.name, c.value, c.domain, c.path, c.expires) for c in session.cookies)
             now = time()
             if any(expires is not None and expires <= now for *_, expires in jar):
-                # Preparing drops the expired cookies from the jar; nothing is cached meanwhile.
-                return self._prepare(method, url, headers)
+                # Expired cookies are never sent; without them the templates apply again.
+                session.cookies.clear_expired_cookies()
+                return self._template(method, url, headers)
         key = (
             method,
             url,
