@@ -2,7 +2,7 @@
 
 Every value can be set from the environment: HOST and PORT (bind), WEB_CONCURRENCY (worker
 processes), SHUTDOWN_GRACE_SECONDS, PROMETHEUS_MULTIPROC_DIR, and GUNICORN_* for the rest; see
-docs/readme/serving.md and docs/readme/deployment.md.
+the README (Serving, Deployment).
 """
 
 import glob
