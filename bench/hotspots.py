@@ -80,6 +80,7 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=0, help="profile N streams instead")
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--keep", action="store_true", help="keep the raw py-spy stacks")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="gateway-profile-"))
     processes = run.Processes(folder)
@@ -104,7 +105,10 @@ def main() -> None:
         print(summarise(outputs, args.top))
     finally:
         processes.stop_all()
-        shutil.rmtree(folder, ignore_errors=True)
+        if args.keep:
+            print(f"raw stacks kept in {folder}", file=sys.stderr)
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

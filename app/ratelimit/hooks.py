@@ -14,7 +14,6 @@ from app.ratelimit import estimate
 from app.ratelimit.headers import rate_headers
 from app.ratelimit.limits import Limits, Reservation, Store, StoreUnavailable, refusal
 from app.ratelimit.memory import MemoryStore
-from app.ratelimit.redis_store import RedisStore
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +99,9 @@ def make_store(settings: Any) -> Store:
         raise ValueError(f"RATE_LIMIT_WINDOW_SECONDS must be above 0, not {window}")
     url = settings.get("REDIS_URL")
     if url:
+        # The Redis client costs a worker some 20 MB of imports: only when it is used.
+        from app.ratelimit.redis_store import RedisStore
+
         return RedisStore(url, window, float(settings.get("REDIS_TIMEOUT_SECONDS", 0.5)))
     return MemoryStore(window)
 

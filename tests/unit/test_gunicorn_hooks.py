@@ -63,6 +63,28 @@ def test_every_log_goes_to_stdout(load_conf):
     assert "gunicorn.access" not in file_conf["loggers"]
 
 
+class Formatted(Exception):
+    """Raised where gunicorn would start formatting an access line."""
+
+
+def _atoms(*args: object) -> None:
+    raise Formatted
+
+
+def test_access_lines_are_not_even_formatted_unless_asked_for(load_conf):
+    # gunicorn counts any logging config as a wish for access lines: the logger class must
+    # not build one per request only for a null handler.
+    quiet = object.__new__(load_conf()["logger_class"])
+    quiet.atoms = _atoms
+    assert quiet.access(None, None, {}, 0.0) is None
+    loud = object.__new__(load_conf(GUNICORN_ACCESS_LOG="-")["logger_class"])
+    loud.cfg = SimpleNamespace(accesslog="-")
+    loud._access_log_enabled = True
+    loud.atoms = _atoms
+    with pytest.raises(Formatted):
+        loud.access(None, None, {}, 0.0)
+
+
 def test_a_fresh_metrics_folder_per_start_removed_at_exit(load_conf):
     conf = load_conf()
     conf["on_starting"](SERVER)

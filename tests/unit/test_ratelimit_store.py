@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -9,6 +12,7 @@ import pytest
 from app.ratelimit.headers import duration
 from app.ratelimit.limits import Limits
 from app.ratelimit.memory import MemoryStore
+from tests.support.servers import ROOT
 
 
 class Clock:
@@ -66,3 +70,21 @@ def test_a_settlement_never_touches_a_later_window():
 )
 def test_durations_are_written_like_openai(value, text):
     assert duration(value) == text
+
+
+def test_the_redis_client_is_imported_only_when_redis_is_used():
+    # Each worker would carry some 20 MB of Redis client imports it never uses.
+    code = (
+        "import sys\n"
+        "from app import create_app\n"
+        "create_app({'TESTING': True})\n"
+        "assert 'redis' not in sys.modules, 'redis imported without REDIS_URL'\n"
+        "from app.ratelimit.hooks import make_store\n"
+        "make_store({'REDIS_URL': 'redis://127.0.0.1:1/0'})\n"
+        "assert 'redis' in sys.modules\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
