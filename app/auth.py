@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Flask, current_app, g, request
 
-from app import ratelimit
+from app import observe, ratelimit
 from app.errors import AuthenticationError, ModelNotFoundError, PermissionDeniedError
 from app.keys import ClientKey, check_unique, digest, load_keys_file
 
@@ -81,6 +81,7 @@ def require_api_key() -> None:
     g.client_key = key
     if request.method == "POST" and (key.models is not None or key.rpm or key.tpm):
         body = _json_body()
+        observe.note_model(body)
         model = body.get("model")
         # The allow-list applies to the model the client asked for, not to its fallbacks.
         if isinstance(model, str) and not key.allows(model):

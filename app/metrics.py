@@ -1,4 +1,4 @@
-"""Prometheus metrics: `GET /metrics`, fed once per finished request by an observer.
+"""Prometheus metrics: `GET /metrics`, fed per finished request and per failed upstream attempt.
 
 Under gunicorn, `PROMETHEUS_MULTIPROC_DIR` (set by config/gunicorn.conf.py before the workers
 start) switches prometheus-client to its multiprocess mode: every worker writes its values to
@@ -6,7 +6,8 @@ files there and `/metrics` adds them up, whichever worker answers the scrape. Wi
 Flask test client, `flask run`) each app keeps its metrics in a registry of its own.
 
 Label values are bounded: routes are URL rules, models are the requested ids the models file
-routes (others are "unknown"), keys are key names, never keys.
+routes (others are "unknown"), keys are key names, never keys, error classes are the gateway's
+own error codes or OpenAI's error types (others are "other").
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from app import gateway, observe
-from app.errors import AuthenticationError, ModelNotFoundError
+from app.errors import APIError, AuthenticationError, ModelNotFoundError
+from app.routing import Route
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 TTFT_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
@@ -39,6 +41,26 @@ ERROR_TYPES = frozenset(
         "server_error",
         "api_error",
         "overloaded_error",
+    }
+)
+# Error codes that name a failure class: the gateway's own, and OpenAI's common ones. An
+# upstream's code is free text, so any other code is replaced by the error's type.
+ERROR_CODES = frozenset(
+    {
+        "upstream_unreachable",
+        "upstream_disconnected",
+        "upstream_timeout",
+        "upstream_bad_response",
+        "bad_upstream_response",
+        "upstream_stream_incomplete",
+        "upstream_response_too_large",
+        "upstream_key_missing",
+        "rate_limit_exceeded",
+        "insufficient_quota",
+        "context_length_exceeded",
+        "model_not_found",
+        "invalid_api_key",
+        "unsupported_parameter",
     }
 )
 _LABELS = "gateway.metric_labels"
@@ -71,8 +93,9 @@ class GatewayMetrics:
         )
         self.upstream_errors = Counter(
             "gateway_upstream_errors",
-            "Failed answers from backends, by error type and status ('stream': mid-stream).",
-            ["backend", "type", "status"],
+            "Failed upstream attempts (retried ones too), by backend, model, error class and "
+            "status ('stream': after the first byte).",
+            ["backend", "model", "class", "status"],
             registry=registry,
         )
         self.prompt_tokens = Counter(
@@ -112,9 +135,17 @@ class GatewayMetrics:
             self.prompt_tokens.labels(key, model).inc(exchange.prompt_tokens)
         if exchange.completion_tokens:
             self.completion_tokens.labels(key, model).inc(exchange.completion_tokens)
-        failure = _upstream_failure(exchange, labels)
-        if failure is not None:
-            self.upstream_errors.labels(backend, *failure).inc()
+        if _failed_mid_stream(exchange, labels):
+            # Failures before the first byte were counted per attempt, by `attempt_failed`.
+            error_class = _error_type(exchange.stream_error)
+            self.upstream_errors.labels(backend, model, error_class, "stream").inc()
+
+    def attempt_failed(self, route: Route, error: APIError) -> None:
+        """Count one failed upstream attempt, whether a retry or fallback rescues it or not."""
+        # Only ids of the models file: a name a pattern matched is the client's free text.
+        model = route.model if route.model in gateway.models().exact else "unknown"
+        status = str(error.status)
+        self.upstream_errors.labels(route.backend, model, error_class(error), status).inc()
 
     def exposition(self, accept: str) -> tuple[bytes, str]:
         """The current values in the format the scraper asked for, and its content type."""
@@ -132,15 +163,22 @@ def multiprocess_mode() -> bool:
     return bool(getattr(values.ValueClass, "_multiprocess", False))
 
 
-def _upstream_failure(exchange: observe.Exchange, labels: dict[str, Any]) -> tuple[str, str] | None:
-    """(type, status) of a failure that came from a backend, or None."""
-    if not labels["routable"] or exchange.extra.get("shutdown"):
-        return None
-    if exchange.stream_error:
-        return _error_type(exchange.stream_error), "stream"
-    if exchange.status >= 400:
-        return _error_type(labels["error_type"]), str(exchange.status)
-    return None
+def attempt_failed(route: Route, error: APIError) -> None:
+    """Count a failed upstream attempt of the current app (nothing when metrics are off)."""
+    metrics: GatewayMetrics | None = current_app.extensions.get("gateway.metrics")
+    if metrics is not None:
+        metrics.attempt_failed(route, error)
+
+
+def error_class(error: APIError) -> str:
+    """A bounded name for what went wrong: the error's code when known, else its type."""
+    code = error.code
+    return code if code is not None and code in ERROR_CODES else _error_type(error.type)
+
+
+def _failed_mid_stream(exchange: observe.Exchange, labels: dict[str, Any]) -> bool:
+    """True when a stream from a backend broke after its first byte (not on shutdown)."""
+    return bool(labels["routable"] and exchange.stream_error and not exchange.extra.get("shutdown"))
 
 
 def _error_type(value: Any) -> str:
@@ -161,16 +199,6 @@ def _model_labels(name: str | None, status: int) -> tuple[str, str, bool]:
     return (name if known else "unknown"), route.backend, True
 
 
-def _error_type_of(response: Response) -> str | None:
-    """The `error.type` of an error response's JSON envelope."""
-    if response.status_code < 400 or response.is_streamed:
-        return None
-    body = response.get_json(silent=True)
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        return body["error"].get("type")
-    return None
-
-
 def _route_labels(exchange: observe.Exchange, response: Response) -> dict[str, Any]:
     """Labels known once the response exists (the stream itself may still be running)."""
     rule = request.url_rule
@@ -180,7 +208,6 @@ def _route_labels(exchange: observe.Exchange, response: Response) -> dict[str, A
         "model": model,
         "backend": exchange.backend or backend,
         "routable": routable,
-        "error_type": _error_type_of(response),
         "stream_open": False,
     }
 

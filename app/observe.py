@@ -18,6 +18,8 @@ from flask import Flask, Response, current_app, g, request
 log = logging.getLogger(__name__)
 
 Observer = Callable[["Exchange"], None]
+# Client-chosen model names are kept to the length the request log writes (app.access_log).
+_MAX_MODEL = 200
 
 
 @dataclass
@@ -61,6 +63,14 @@ class Exchange:
 def current() -> Exchange | None:
     """The Exchange of the current request (None outside API requests)."""
     return g.get("exchange")
+
+
+def note_model(body: dict[str, Any]) -> None:
+    """Put the requested model on the current Exchange, so a refusal before dispatch logs it."""
+    exchange = current()
+    model = body.get("model")
+    if exchange is not None and isinstance(model, str):
+        exchange.model = model[:_MAX_MODEL]
 
 
 def add_observer(app: Flask, observer: Observer) -> None:

@@ -22,3 +22,10 @@ def test_routes_answer_with_and_without_v1_prefix(client):
     assert client.post("/chat/completions", json=body).status_code == 200
     assert client.get("/v1/models").status_code == 200
     assert client.get("/models").status_code == 200
+    assert client.get("/models/mock").get_json() == client.get("/v1/models/mock").get_json()
+    assert client.get("/models/mock").get_json()["id"] == "mock"
+    assert client.get("/models/nope").status_code == 404
+    legacy = {"model": "mock", "prompt": "hi", "max_tokens": 3}
+    assert client.post("/completions", json=legacy).status_code == 200
+    embed = {"model": "mock/text-embedding-3-small", "input": "hi"}
+    assert client.post("/embeddings", json=embed).get_json()["object"] == "list"

@@ -27,6 +27,7 @@ def backend_class(kind: str) -> type[Backend]:
     module_name, _, attr = BACKEND_TYPES[kind].partition(":")
     return getattr(importlib.import_module(module_name), attr)
 
+
 __all__ = ["BACKEND_TYPES", "Backend", "Backends", "Call", "Result", "Stream"]
 
 

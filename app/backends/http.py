@@ -224,7 +224,7 @@ def status_error(
 ) -> APIError:
     """The client-facing error for an upstream HTTP failure.
 
-    4xx keeps its status; 429 is retryable; 5xx becomes 502 (retryable); anything else 502.
+    4xx keeps its status; only 429 is retryable; 5xx becomes 502 (retryable); anything else 502.
     """
     if 400 <= upstream_status < 500:
         default_type = "requests" if upstream_status == 429 else "invalid_request_error"
@@ -237,7 +237,7 @@ def status_error(
             else ("rate_limit_exceeded" if upstream_status == 429 else None),
             param=param,
             headers=dict(headers or {}),
-            retryable=upstream_status in (408, 429),
+            retryable=upstream_status == 429,
         )
     return UpstreamError(
         message,

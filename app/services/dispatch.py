@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import current_app, g
 
-from app import gateway, observe
+from app import gateway, metrics, observe
 from app.backends import Call, Result, Stream
 from app.errors import APIError, ModelNotFoundError
 from app.routing import Route
@@ -100,7 +100,8 @@ def dispatch(operation: str, body: dict[str, Any]) -> Answer:
 
     A retryable failure (connection error, timeout, 429, 5xx) before the first byte is retried
     `retries` times with exponential backoff and jitter, then each fallback model is tried in
-    order with its own `retries`. Any other error reaches the client at once.
+    order with its own `retries`. Any other error reaches the client at once. Every failed
+    attempt is counted in the metrics, rescued or not.
     """
     settings = current_app.config
     base = float(settings.get("RETRY_BACKOFF_BASE", 0.25))
@@ -117,6 +118,7 @@ def dispatch(operation: str, body: dict[str, Any]) -> Answer:
             try:
                 return Answer(route, _attempt(operation, route, body))
             except APIError as exc:
+                metrics.attempt_failed(route, exc)
                 if not exc.retryable:
                     raise
                 error = exc

@@ -12,6 +12,7 @@ from langchain_openai import ChatOpenAI
 
 from tests.conftest import CLIENT_KEY
 from tests.support.recording import RecordingTransport
+from tests.support.servers import gunicorn_app
 
 
 @pytest.fixture
@@ -65,3 +66,12 @@ def chat_model(gateway_server, recorder) -> Callable[..., ChatOpenAI]:
         return ChatOpenAI(**{**settings, **options})
 
     return make
+
+
+@pytest.fixture(scope="module")
+def endless(tmp_path_factory):
+    """A fake upstream whose streams never end and that reports when they are closed."""
+    server = gunicorn_app("tests.fakes.endless_stream:app", tmp_path_factory.mktemp("endless"))
+    server.wait_ready("/health")
+    yield server
+    server.stop()

@@ -6,6 +6,8 @@ import json
 import re
 import statistics
 import time
+import uuid
+from typing import Any
 
 import pytest
 import requests
@@ -33,11 +35,11 @@ AUTH = {"Authorization": f"Bearer {CLIENT_KEY}"}
 PROMPT = [{"role": "user", "content": "Tell me about reverse proxies"}]
 
 
-def start_pair(tmp, name: str, env: dict[str, str]):
+def start_pair(tmp, name: str, env: dict[str, str], models: dict[str, Any] = MODELS):
     """A gateway and an nginx in front of it."""
     gateway = start_gateway(
         tmp,
-        MODELS,
+        models,
         env={
             "GATEWAY_API_KEYS": CLIENT_KEY,
             "GATEWAY_MAX_BODY_BYTES": str(GATEWAY_MAX_BODY),
@@ -58,10 +60,17 @@ def start_pair(tmp, name: str, env: dict[str, str]):
 
 
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory):
-    """A gateway that trusts one proxy hop, behind nginx."""
+def pair(tmp_path_factory, endless):
+    """A gateway that trusts one proxy hop, behind nginx; `endless` is a real `openai` upstream."""
+    models = {
+        "backends": {
+            **MODELS["backends"],
+            "endless": {"type": "openai", "base_url": f"{endless.url}/v1"},
+        },
+        "models": [*MODELS["models"], {"id": "endless", "backend": "endless"}],
+    }
     gateway, proxy = start_pair(
-        tmp_path_factory.mktemp("nginx"), "trusted", {"TRUST_PROXY_HOPS": "1"}
+        tmp_path_factory.mktemp("nginx"), "trusted", {"TRUST_PROXY_HOPS": "1"}, models
     )
     yield gateway, proxy
     proxy.stop()
@@ -100,6 +109,26 @@ def test_client_disconnect_at_nginx_closes_the_gateways_stream(pair):
     # The stream stopped long before its 400 tokens (40 s at the mock's pace).
     entry = entry_for(gateway, "nginx-disconnect-1")
     assert entry["stream"] is True and entry["status"] == 200
+
+
+def test_client_disconnect_at_nginx_closes_the_openai_upstreams_stream(pair, endless):
+    _, proxy = pair
+    # The endless upstream names its streams by `user`.
+    name = f"nginx-drop-{uuid.uuid4().hex[:8]}"
+    request = {"model": "endless", "messages": PROMPT, "stream": True, "user": name}
+
+    def state() -> dict[str, Any]:
+        return requests.get(f"{endless.url}/streams/{name}", timeout=5).json()
+
+    with requests.post(chat_url(proxy), json=request, headers=AUTH, stream=True, timeout=30) as r:
+        assert r.status_code == 200
+        checks.check_chat_chunk(json.loads(next(iter_sse(r)).data))
+        assert state()["state"] == "open"
+    # Polled with a deadline generous enough for a slow machine, not a tight timing.
+    deadline = time.monotonic() + 20
+    while state()["state"] != "closed":
+        assert time.monotonic() < deadline, state()
+        time.sleep(0.05)
 
 
 def test_large_bodies_get_openais_413_from_nginx_and_from_the_gateway(pair):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from tests.fakes import faulty_bodies as bodies
 
@@ -64,19 +65,21 @@ def drip(conn: socket.socket, data: bytes) -> None:
 class Fault:
     """What one faulty answer does, as a non-stream answer and as a stream."""
 
-    def __init__(self, model: str, stream: bool) -> None:
+    def __init__(self, model: str, stream: bool, wire: Any = bodies) -> None:
         self.model = model
         self.stream = stream
+        # The bodies' dialect: `faulty_bodies` (OpenAI) or a wire of `faulty_wires`.
+        self.wire = wire
 
     # Each fault gets the connection and returns True when it may be reused.
 
     def ok(self, conn: socket.socket) -> bool:
         """A healthy answer or stream."""
         if not self.stream:
-            answer(conn, 200, bodies.completion(self.model), "application/json")
+            answer(conn, 200, self.wire.completion(self.model), "application/json")
             return True
         conn.sendall(head(200, bodies.SSE_HEADERS))
-        conn.sendall(b"".join(chunk(event) for event in bodies.events(self.model)) + chunk(b""))
+        conn.sendall(b"".join(chunk(event) for event in self.wire.events(self.model)) + chunk(b""))
         return True
 
     def slow(self, conn: socket.socket) -> bool:
@@ -94,7 +97,8 @@ class Fault:
         if not self.stream:
             answer(conn, 200, b'{"id": "chatcmpl-bad", "choices": [{"ind', "application/json")
             return True
-        events = [b'data: {"id": "chatcmpl-bad", "choices": [\n\n', bodies.DONE]
+        # A cut-off first event, then the wire's last one (`[DONE]` for OpenAI).
+        events = [b'data: {"id": "chatcmpl-bad", "choices": [\n\n', self.wire.events("x")[-1]]
         conn.sendall(head(200, bodies.SSE_HEADERS) + b"".join(map(chunk, events)) + chunk(b""))
         return True
 
@@ -120,11 +124,11 @@ class Fault:
     def cut_mid_event(self, conn: socket.socket) -> bool:
         """Half the body (after one whole event for streams), then a closed connection."""
         if not self.stream:
-            body = bodies.completion(self.model)
+            body = self.wire.completion(self.model)
             headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
             conn.sendall(head(200, headers) + body[: len(body) // 2])
         else:
-            first, second, *_ = bodies.events(self.model)
+            first, second, *_ = self.wire.events(self.model)
             half = second[: len(second) // 2]
             conn.sendall(head(200, bodies.SSE_HEADERS) + chunk(first) + chunk(half))
         cut(conn)
@@ -135,33 +139,33 @@ class Fault:
         if not self.stream:
             # A body delimited by the end of the connection: complete, if old-fashioned.
             headers = {"Content-Type": "application/json", "Connection": "close"}
-            conn.sendall(head(200, headers) + bodies.completion(self.model))
+            conn.sendall(head(200, headers) + self.wire.completion(self.model))
             return False
-        events = bodies.events(self.model)[:-1]
+        events = self.wire.events(self.model)[:-1]
         conn.sendall(head(200, bodies.SSE_HEADERS) + b"".join(map(chunk, events)) + chunk(b""))
         return True
 
     def stall(self, conn: socket.socket) -> bool:
         """The start of the answer, then silence."""
         if not self.stream:
-            body = bodies.completion(self.model)
+            body = self.wire.completion(self.model)
             headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
             conn.sendall(head(200, headers) + body[:20])
         else:
-            conn.sendall(head(200, bodies.SSE_HEADERS) + chunk(bodies.events(self.model)[0]))
+            conn.sendall(head(200, bodies.SSE_HEADERS) + chunk(self.wire.events(self.model)[0]))
         hold(conn)
         return False
 
     def drip(self, conn: socket.socket) -> bool:
         """The answer one byte every DRIP_DELAY."""
         if not self.stream:
-            body = bodies.completion(self.model)
+            body = self.wire.completion(self.model)
             headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
             conn.sendall(head(200, headers))
             drip(conn, body)
         else:
             conn.sendall(head(200, bodies.SSE_HEADERS))
-            for event in bodies.events(self.model):
+            for event in self.wire.events(self.model):
                 for i in range(len(event)):
                     conn.sendall(chunk(event[i : i + 1]))
                     time.sleep(DRIP_DELAY)
@@ -169,7 +173,7 @@ class Fault:
 
     def huge(self, conn: socket.socket) -> bool:
         """A 50 MB answer (one huge string, or one huge stream event)."""
-        start, end = bodies.huge_parts(self.model, self.stream)
+        start, end = self.wire.huge_parts(self.model, self.stream)
         size = len(start) + HUGE_SIZE + len(end)
         if self.stream:
             conn.sendall(head(200, bodies.SSE_HEADERS) + chunk(start))
@@ -188,28 +192,44 @@ class Fault:
     def bad_utf8(self, conn: socket.socket) -> bool:
         """A healthy answer whose text holds invalid UTF-8."""
         if not self.stream:
-            body = bodies.completion(self.model, b"caf\xc3 \xff\xfe ok")
+            body = self.wire.completion(self.model, b"caf\xc3 \xff\xfe ok")
             answer(conn, 200, body, "application/json")
             return True
-        events = bodies.events(self.model, b"caf\xc3 \xff\xfe ok")
+        events = self.wire.events(self.model, b"caf\xc3 \xff\xfe ok")
         conn.sendall(head(200, bodies.SSE_HEADERS) + b"".join(map(chunk, events)) + chunk(b""))
         return True
 
     def error_event(self, conn: socket.socket) -> bool:
         """A 200 error object, or an error event after the first chunk of a stream."""
         if not self.stream:
-            answer(conn, 200, bodies.error(503, "The engine is overloaded."), "application/json")
+            answer(conn, 200, self.wire.error(503, "The engine is overloaded."), "application/json")
             return True
-        first = bodies.events(self.model)[0]
-        error = b"data: " + bodies.error(503, "The engine is overloaded.") + b"\n\n"
+        first = self.wire.events(self.model)[0]
+        error = b"data: " + self.wire.error(503, "The engine is overloaded.") + b"\n\n"
         conn.sendall(head(200, bodies.SSE_HEADERS) + chunk(first) + chunk(error) + chunk(b""))
         return True
 
-    def status(self, conn: socket.socket, status: int, empty: bool, token: str) -> bool:
-        """An error status with an OpenAI error body quoting `token`, or no body."""
-        if empty:
+    def status(self, conn: socket.socket, status: int, body: str, token: str) -> bool:
+        """An error status with an error body quoting `token` (`body` ""), no body ("empty"),
+        a proxy's HTML error page ("html") or a line of plain text ("text")."""
+        if body == "empty":
             answer(conn, status, b"", "application/json")
+        elif body == "html":
+            answer(conn, status, error_page(status), "text/html; charset=utf-8")
+        elif body == "text":
+            reason = bodies.REASONS.get(status, "Error")
+            answer(conn, status, f"{status} {reason}\n".encode(), "text/plain; charset=utf-8")
         else:
             message = bodies.status_message(status, token)
-            answer(conn, status, bodies.error(status, message), "application/json")
+            answer(conn, status, self.wire.error(status, message), "application/json")
         return True
+
+
+def error_page(status: int) -> bytes:
+    """The error page a reverse proxy (nginx) sends in front of a failed upstream."""
+    title = f"{status} {bodies.REASONS.get(status, 'Error')}"
+    return (
+        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+        "</body>\r\n</html>\r\n"
+    ).encode()

@@ -5,7 +5,13 @@ sockets (keep-alive included), so it can cut a connection at any byte. The fault
 upstream model name of `POST /v1/chat/completions`: `<fault>` always misbehaves, `<fault>~<n>`
 misbehaves on the first `n` attempts of one request key (the body's `user`) and answers
 normally afterwards. The faults are listed in `FAULTS` (with `http_<status>` and
-`http_<status>_empty` for every status in `STATUSES`); `ok` answers normally.
+`http_<status>_empty` for every status in `STATUSES`, and `http_<status>_html` /
+`http_<status>_text` — a proxy's HTML error page, a plain-text line — for `PAGE_STATUSES`);
+`ok` answers normally. `http_<status>[_empty|_html|_text]` works for any status.
+
+The same faults speak Gemini (`POST /v1beta/models/{fault}:generateContent` and
+`:streamGenerateContent?alt=sse`) and Anthropic (`POST /v1/messages`, the fault as `model`),
+with their wire formats from tests/fakes/faulty_wires.py.
 
 `GET /_stats` answers `{"open": n, "accepted": n, "requests": n}`, where `open` counts the
 connections open right now, this one excluded. `GET /health` answers `{"status": "ok"}`.
@@ -21,11 +27,16 @@ import socketserver
 import threading
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote
 
 from tests.fakes import faulty_bodies as bodies
 from tests.fakes.faulty_faults import Fault, answer
+from tests.fakes.faulty_wires import AnthropicWire, GeminiWire
 
 STATUSES = (400, 401, 403, 404, 405, 408, 409, 410, 413, 415, 422, 429, 500, 501, 502, 503, 504)
+PAGE_STATUSES = (400, 401, 404, 429, 500, 502, 503)
+_STATUS_FAULT = re.compile(r"http_(\d{3})(?:_(empty|html|text))?")
+_GEMINI = re.compile(r"^/v1beta/models/(?P<model>[^/:?]+):(?P<method>\w+)(?:\?.*)?$")
 _ATTEMPTS = re.compile(r"^(?P<fault>[a-z0-9_]+)(?:~(?P<times>\d+))?$")
 
 
@@ -104,29 +115,45 @@ FAULTS = (
     "bad_utf8",
     "error_event",
 )
-ALL_FAULTS = FAULTS + tuple(
-    f"http_{status}{suffix}" for status in STATUSES for suffix in ("", "_empty")
+ALL_FAULTS = (
+    FAULTS
+    + tuple(f"http_{status}{suffix}" for status in STATUSES for suffix in ("", "_empty"))
+    + tuple(f"http_{status}{suffix}" for status in PAGE_STATUSES for suffix in ("_html", "_text"))
 )
 
 
-def serve_chat(conn: socket.socket, request: Request) -> bool:
+def serve_chat(conn: socket.socket, request: Request, wire: Any = bodies) -> bool:
     """Answer a chat request with the fault its model names; True if the connection lives on."""
     body = request.json()
     model = str(body.get("model") or "ok")
+    return serve_fault(conn, request, model, bool(body.get("stream")), wire)
+
+
+def serve_gemini(conn: socket.socket, request: Request, model: str, method: str) -> bool:
+    """A Gemini generateContent / streamGenerateContent call; the fault is the path's model."""
+    if method not in ("generateContent", "streamGenerateContent"):
+        answer(conn, 404, GeminiWire.error(404, "no such method"), "application/json")
+        return True
+    stream = method == "streamGenerateContent"
+    return serve_fault(conn, request, unquote(model), stream, GeminiWire)
+
+
+def serve_fault(conn: socket.socket, request: Request, model: str, stream: bool, wire: Any) -> bool:
+    """Answer with the fault `model` names, in `wire`'s dialect; True if the connection lives on."""
     match = _ATTEMPTS.match(model)
     fault_name = match["fault"] if match else "bad_request"
     if match and match["times"] is not None:
-        attempt = STATS.attempt(model, str(body.get("user") or ""))
+        attempt = STATS.attempt(model, str(request.json().get("user") or ""))
         if attempt > int(match["times"]):
             fault_name = "ok"
-    fault = Fault(model, bool(body.get("stream")))
-    status = re.fullmatch(r"http_(\d{3})(_empty)?", fault_name)
+    fault = Fault(model, stream, wire)
+    status = _STATUS_FAULT.fullmatch(fault_name)
     if status:
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
-        return fault.status(conn, int(status[1]), bool(status[2]), token)
+        return fault.status(conn, int(status[1]), status[2] or "", token)
     handler: Callable[[socket.socket], bool] | None = getattr(fault, fault_name, None)
     if fault_name not in FAULTS or handler is None:
-        answer(conn, 400, bodies.error(400, f"unknown fault {model!r}"), "application/json")
+        answer(conn, 400, wire.error(400, f"unknown fault {model!r}"), "application/json")
         return True
     return handler(conn)
 
@@ -143,6 +170,10 @@ def serve(conn: socket.socket, request: Request) -> bool:
         answer(conn, 200, json.dumps(stats).encode(), "application/json")
     elif request.method == "POST" and request.path.endswith("/chat/completions"):
         return serve_chat(conn, request) and request.keep_alive
+    elif request.method == "POST" and request.path == "/v1/messages":
+        return serve_chat(conn, request, AnthropicWire) and request.keep_alive
+    elif request.method == "POST" and (gemini := _GEMINI.match(request.path)):
+        return serve_gemini(conn, request, gemini["model"], gemini["method"]) and request.keep_alive
     else:
         answer(conn, 404, bodies.error(404, "no such route"), "application/json")
     return request.keep_alive

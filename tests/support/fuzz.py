@@ -99,6 +99,16 @@ json_values = st.recursive(
     max_leaves=12,
 )
 endpoints = st.sampled_from([CHAT, COMPLETIONS, EMBEDDINGS])
+# One strategy per JSON type; a value of any of them but a field's own type is a wrong type.
+json_types: dict[str, st.SearchStrategy[Any]] = {
+    "null": st.none(),
+    "boolean": st.booleans(),
+    "number": st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False),
+    "string": st.text(max_size=20),
+    "array": st.lists(json_values, max_size=3),
+    "object": st.dictionaries(st.text(max_size=8), json_values, max_size=3),
+}
 # Stands for "remove this key" in a mutation.
 DELETE = object()
 
@@ -110,6 +120,39 @@ def paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]
     for key, child in value.items() if isinstance(value, dict) else enumerate(value):
         yield (*prefix, key)
         yield from paths(child, (*prefix, key))
+
+
+def json_type(value: Any) -> str:
+    """The JSON type of a decoded value (a key of `json_types`)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}[type(value)]
+
+
+def wrong_types(value: Any) -> st.SearchStrategy[dict[str, Any]]:
+    """One value of each JSON type other than `value`'s, by type."""
+    return st.fixed_dictionaries(
+        {name: values for name, values in json_types.items() if name != json_type(value)}
+    )
+
+
+def param_name(path: tuple[Any, ...]) -> str:
+    """A path as the errors' `param` names it: messages[0].content[1].image_url.url."""
+    name = ""
+    for key in path:
+        name += f"[{key}]" if isinstance(key, int) else f".{key}" if name else key
+    return name
+
+
+def value_at(body: Any, path: tuple[Any, ...]) -> Any:
+    """The value at `path` in `body`."""
+    for key in path:
+        body = body[key]
+    return body
 
 
 def replaced(body: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from app import access_log, create_app
+from tests.unit.keys_helpers import sha256_hex, write_keys_file
 
 CLIENT_SECRET = "sk-unit-log-recognisable-secret"
 CHAT = "/v1/chat/completions"
@@ -95,6 +96,32 @@ def test_errors_and_bad_request_ids_are_logged_safely(client, capsys):
     # The forged id is replaced; the query string is never logged.
     assert entry["request_id"] == response.headers["X-Request-ID"] != forged
     assert entry["path"] == "/v1/models" and "sk-in-a-query" not in line
+
+
+@pytest.fixture
+def limited_client(config, tmp_path):
+    """An app whose only key allows `gpt-4o` alone, at one request a minute."""
+    entry = {"name": "limited", "key_sha256": sha256_hex(CLIENT_SECRET), "models": ["gpt-4o"]}
+    keys_file = write_keys_file(tmp_path, [{**entry, "rpm": 1}])
+    return create_app({**config, "GATEWAY_API_KEYS": [], "KEYS_FILE": keys_file}).test_client()
+
+
+def test_a_rate_limited_request_logs_its_model(limited_client, capsys):
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+    assert post(limited_client, body).status_code == 200
+    assert post(limited_client, body).status_code == 429
+    refused = json.loads(lines(capsys)[-1])
+    assert (refused["status"], refused["key_name"]) == (429, "limited")
+    assert refused["model"] == "gpt-4o" and refused["backend"] is None
+
+
+def test_a_model_the_key_may_not_use_is_logged_cut_to_length(limited_client, capsys):
+    assert post(limited_client, {"model": "gpt-4o-mini", "messages": []}).status_code == 403
+    long_name = "m" * 5000
+    assert post(limited_client, {"model": long_name, "messages": []}).status_code == 403
+    first, second = (json.loads(line) for line in lines(capsys))
+    assert (first["status"], first["model"]) == (403, "gpt-4o-mini")
+    assert second["model"] == long_name[: access_log._MAX_TEXT]
 
 
 def test_text_format(config, capsys):

@@ -152,20 +152,41 @@ def test_thinking_and_unknown_events_are_skipped():
     assert content(translate([sse(*events)])) == "Answer"
 
 
-def test_error_event_mid_stream_raises_after_the_first_chunks():
-    events = TEXT_EVENTS[:4] + [OVERLOADED]
+@pytest.mark.parametrize(
+    "error_type, status, openai_type, code, retryable",
+    [
+        # Anthropic's 529 becomes the 503 OpenAI clients know as "try again later".
+        ("overloaded_error", 503, "server_error", None, True),
+        ("rate_limit_error", 429, "requests", "rate_limit_exceeded", True),
+        # api_error (500) is an upstream failure: 502.
+        ("api_error", 502, "server_error", None, True),
+        ("invalid_request_error", 400, "invalid_request_error", None, False),
+        ("authentication_error", 401, "invalid_request_error", "invalid_api_key", False),
+        ("permission_error", 403, "invalid_request_error", None, False),
+    ],
+)
+def test_error_event_mid_stream_raises_after_the_first_chunks(
+    error_type, status, openai_type, code, retryable
+):
+    message = "Overloaded" if error_type == "overloaded_error" else f"Upstream says {error_type}"
+    error_event = {"type": "error", "error": {"type": error_type, "message": message}}
+    if error_type == "overloaded_error":
+        assert error_event == OVERLOADED
+    events = TEXT_EVENTS[:4] + [error_event]
     translator = StreamTranslator("claude", "claude-3-haiku", include_usage=False)
     produced = []
     with pytest.raises(APIError) as info:
         for chunk in translator.translate([sse(*events)]):
             produced.append(chunk)
     assert content(produced) == "Héllo"
-    assert (info.value.status, info.value.type, info.value.message) == (
-        503,
-        "server_error",
-        "Overloaded",
+    error = info.value
+    assert (error.status, error.type, error.code, error.message) == (
+        status,
+        openai_type,
+        code,
+        message,
     )
-    assert info.value.retryable
+    assert error.retryable is retryable
 
 
 def test_stream_cut_before_message_stop_raises():

@@ -8,6 +8,7 @@ from email.utils import formatdate
 import pytest
 import requests
 import responses
+from prometheus_client.parser import text_string_to_metric_families
 
 from app.errors import APIError
 from app.services import dispatch
@@ -73,6 +74,27 @@ def models_sent(upstream) -> list[str]:
 
 def post(client, model="gw", **extra):
     return client.post("/v1/chat/completions", json=chat_body(model=model, **extra))
+
+
+def samples(client, name: str) -> list[dict[str, str | float]]:
+    """The labels of each sample called `name` on /metrics, with its value under "value"."""
+    text = client.get("/metrics").get_data(as_text=True)
+    return [
+        {**sample.labels, "value": sample.value}
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    ]
+
+
+def upstream_errors(client, status: str | None = None) -> dict[tuple[str, str, str], float]:
+    """gateway_upstream_errors_total by (backend, model, class), for one status or all."""
+    counts: dict[tuple[str, str, str], float] = {}
+    for found in samples(client, "gateway_upstream_errors_total"):
+        if status is None or found["status"] == status:
+            key = (str(found["backend"]), str(found["model"]), str(found["class"]))
+            counts[key] = counts.get(key, 0) + float(found["value"])
+    return counts
 
 
 # -- retries --------------------------------------------------------------------------------
@@ -145,6 +167,45 @@ def test_the_last_error_and_its_headers_reach_the_client_when_all_fail(client, u
     assert response.status_code == 429
     assert response.headers["Retry-After"] == "1"
     assert len(upstream.calls) == 1
+
+
+# -- metrics -------------------------------------------------------------------------------
+
+
+def test_a_rescued_retry_counts_its_failed_attempt_by_class(client, upstream):
+    upstream.post(CHAT_URL, body=requests.ConnectionError("refused"))
+    upstream.post(CHAT_URL, json=ERROR, status=503)
+    upstream.post(CHAT_URL, json=completion())
+    response = post(client)
+    response.close()
+    assert response.status_code == 200
+    assert upstream_errors(client) == {
+        ("up", "gw", "upstream_unreachable"): 1,
+        ("up", "gw", "server_error"): 1,
+    }
+    # The request itself is still counted once, by its final outcome.
+    [request] = samples(client, "gateway_requests_total")
+    assert (request["model"], request["backend"], request["status"]) == ("gw", "up", "200")
+    assert request["value"] == 1
+
+
+def test_a_fallback_counts_the_failures_of_the_model_it_replaced(client, upstream):
+    upstream.post(CHAT_URL, body=requests.ReadTimeout("slow"))
+    upstream.post(ALT_URL, json=completion(model="second-real"))
+    response = post(client)
+    response.close()
+    assert response.status_code == 200
+    assert upstream_errors(client, status="504") == {("up", "gw", "upstream_timeout"): 3}
+    assert upstream_errors(client) == upstream_errors(client, status="504")
+
+
+def test_a_client_error_is_counted_once_and_upstream_codes_do_not_become_labels(client, upstream):
+    invented = {"message": "no", "type": "invalid_request_error", "code": "free text 123"}
+    upstream.post(CHAT_URL, json={"error": invented}, status=400)
+    response = post(client)
+    response.close()
+    assert response.status_code == 400
+    assert upstream_errors(client) == {("up", "gw", "invalid_request_error"): 1}
 
 
 # -- fallbacks ------------------------------------------------------------------------------

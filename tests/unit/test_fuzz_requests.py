@@ -9,21 +9,26 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app import create_app
 from tests.conftest import MOCK_MODELS
 from tests.support.fuzz import (
     CHAT,
+    COMPLETIONS,
     DELETE,
+    EMBEDDINGS,
     FUZZ,
     VALID,
     check_answer,
     endpoints,
     json_values,
+    param_name,
     paths,
     replaced,
+    value_at,
+    wrong_types,
 )
 
 # Codes of errors that concern the body as a whole rather than one parameter.
@@ -79,14 +84,58 @@ def test_valid_request_with_random_fields(client, path, extra):
     check_answer(post(client, path, json.dumps({**VALID[path], **extra})))
 
 
-@FUZZ
-@given(data=st.data(), path=endpoints, value=json_values | st.just(DELETE))
-def test_one_value_replaced_at_any_path(client, data, path, value):
-    where = data.draw(st.sampled_from(list(paths(VALID[path]))))
-    error = check_answer(post(client, path, json.dumps(replaced(VALID[path], where, value))))
-    if error is not None and error.code not in _WHOLE_BODY and error.code != "model_not_found":
-        # A problem with one value names where it is.
-        assert error.param, f"no param for {where} = {value!r}: {error}"
+_NAMES = {CHAT: "chat", COMPLETIONS: "completions", EMBEDDINGS: "embeddings"}
+# Every path into every valid request, one case each: "chat:messages[1].content[0].text".
+EVERY_PATH = [
+    pytest.param(endpoint, where, id=f"{_NAMES[endpoint]}:{param_name(where)}")
+    for endpoint, body in VALID.items()
+    for where in paths(body)
+]
+# Fields whose value decides what a sibling may be: with `logprobs` null (absent) `top_logprobs`
+# is refused, with `tools` null or empty `tool_choice` "auto", with `tool_calls` null or empty an
+# assistant's null `content`; the items of an array share one type (`prompt`: strings or ids).
+_DECIDES = {"logprobs": "top_logprobs", "tools": "tool_choice", "tool_calls": "content"}
+
+
+def check_param(error, where: tuple) -> None:
+    """A problem with one value names it: the path, a prefix of it, inside it, or a sibling the
+    value or one around it decides (`_DECIDES`, or another item of the same array)."""
+    if error is None or error.code in _WHOLE_BODY or error.code == "model_not_found":
+        return
+    named, parent, last = param_name(where), param_name(where[:-1]), where[-1]
+    siblings = {
+        param_name((*where[:depth], _DECIDES[key]))
+        for depth, key in enumerate(where)
+        if key in _DECIDES
+    }
+    if isinstance(last, int):
+        siblings |= {f"{parent}[{index}]" for index in range(8)}
+    related = (
+        named == error.param
+        or named.startswith((f"{error.param}.", f"{error.param}["))
+        or (error.param or "").startswith((f"{named}.", f"{named}["))
+        or error.param in siblings
+    )
+    assert related, f"param {error.param!r} for {named}: {error}"
+
+
+@pytest.mark.parametrize(("endpoint", "where"), EVERY_PATH)
+@settings(FUZZ, max_examples=8)
+@given(data=st.data())
+def test_wrong_types_at_every_path(client, endpoint, where, data):
+    """Each JSON type but the field's own, at every path of every valid request."""
+    body = VALID[endpoint]
+    for value in data.draw(wrong_types(value_at(body, where))).values():
+        error = check_answer(post(client, endpoint, json.dumps(replaced(body, where, value))))
+        check_param(error, where)
+
+
+@pytest.mark.parametrize(("endpoint", "where"), EVERY_PATH)
+def test_removed_at_every_path(client, endpoint, where):
+    error = check_answer(
+        post(client, endpoint, json.dumps(replaced(VALID[endpoint], where, DELETE)))
+    )
+    check_param(error, where)
 
 
 @FUZZ

@@ -125,7 +125,7 @@ def test_passed_headers_keep_only_rate_limit_and_retry_headers(upstream, http):
     [
         (400, 400, "invalid_request_error", False),
         (404, 404, "invalid_request_error", False),
-        (408, 408, "invalid_request_error", True),
+        (408, 408, "invalid_request_error", False),
         (429, 429, "requests", True),
         (500, 502, "server_error", True),
         (503, 502, "server_error", True),

@@ -7,6 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app import backends as backend_registry
 from app import metrics
+from app.errors import APIError, UpstreamError, UpstreamTimeoutError
 from tests.support import openai_checks as checks
 from tests.support.scripted_backend import SCRIPTED
 from tests.support.sse import event_data
@@ -134,20 +135,37 @@ def test_unmatched_routes_share_one_label(client):
     assert "12345" not in text
 
 
-def test_upstream_errors_by_type_and_status(client, auth):
+def test_upstream_errors_by_backend_model_class_and_status(client, auth):
     assert chat(client, auth, "dead").status_code == 502
     streamed = chat(client, auth, "breaks", stream=True)
     raw_events = streamed.get_data().strip().split(b"\n\n")
     checks.check_error_sse([event_data(raw) for raw in raw_events])
     text = scrape(client)
-    assert (
-        value(
-            text, "gateway_upstream_errors_total", backend="dead", type="server_error", status="502"
-        )
-        == 1
-    )
-    assert value(text, "gateway_upstream_errors_total", backend="breaks", status="stream") == 1
+    # The scripted backend's own code is not one the gateway knows: its type names the class.
+    dead = {"backend": "dead", "model": "dead", "class": "server_error", "status": "502"}
+    assert value(text, "gateway_upstream_errors_total", **dead) == 1
+    breaks = {"backend": "breaks", "model": "breaks", "class": "server_error"}
+    assert value(text, "gateway_upstream_errors_total", **breaks, status="stream") == 1
     assert value(text, "gateway_requests_total", model="breaks", status="200") == 1
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (UpstreamError("x", code="upstream_unreachable"), "upstream_unreachable"),
+        (UpstreamError("x", code="upstream_disconnected"), "upstream_disconnected"),
+        (UpstreamError("x", code="upstream_bad_response"), "upstream_bad_response"),
+        (UpstreamTimeoutError("x"), "upstream_timeout"),
+        (UpstreamError("x"), "server_error"),
+        (
+            APIError("x", status=400, type="invalid_request_error", code="made up"),
+            "invalid_request_error",
+        ),
+        (APIError("x", status=418, type="teapot_error", code="made up"), "other"),
+    ],
+)
+def test_error_class_is_a_known_code_else_the_type(error, expected):
+    assert metrics.error_class(error) == expected
 
 
 def test_error_types_outside_openais_are_other():

@@ -146,6 +146,38 @@ def test_models_file_is_read_from_disk(config, tmp_path):
         create_app({**config, "MODELS": None, "MODELS_FILE": str(path)})
 
 
+# The Quick start serves these names without a provider key: the shipped file routes them all.
+FAMILIAR = [
+    "mock",
+    "gpt-4",
+    "gpt-4-turbo",
+    "gpt-4o",
+    "gpt-4o-mini",
+    "gpt-3.5-turbo",
+    "gpt-3.5-turbo-instruct",
+    "claude-3-sonnet",
+    "claude-3-haiku",
+    "claude-3-opus",
+    "text-embedding-3-small",
+    "text-embedding-3-large",
+    "text-embedding-ada-002",
+]
+
+
+def test_the_shipped_models_file_routes_the_familiar_names_to_the_mock(config):
+    settings = {key: value for key, value in config.items() if key != "MODELS_FILE"}
+    app = create_app({**settings, "MODELS": None})
+    assert app.config["MODELS_FILE"].endswith("config/models.yaml")
+    client = app.test_client()
+    listed = {m["id"]: m["owned_by"] for m in client.get("/v1/models").get_json()["data"]}
+    assert {name: listed.get(name) for name in FAMILIAR} == {name: "mock" for name in FAMILIAR}
+    for name in FAMILIAR[:-3]:
+        body = {"model": name, "messages": [{"role": "user", "content": "hi"}]}
+        answer = client.post("/v1/chat/completions", json=body)
+        assert answer.status_code == 200, name
+        assert answer.get_json()["model"] == name
+
+
 def test_models_list_shows_exact_ids_owned_by_their_backend(client):
     body = client.get("/v1/models").get_json()
     check_model_list(body)

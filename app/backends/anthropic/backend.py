@@ -84,13 +84,11 @@ class AnthropicBackend(Backend):
             raise UpstreamError(
                 f"Upstream `{self.name}` answered with a body that is not JSON.",
                 code="bad_upstream_response",
-                retryable=True,
             ) from exc
         if not isinstance(data, dict):
             raise UpstreamError(
                 f"Upstream `{self.name}` answered with an unexpected body.",
                 code="bad_upstream_response",
-                retryable=True,
             )
         return data
 

@@ -165,7 +165,7 @@ class GeminiBackend(Backend):
             payload = json.loads(self.http.read_body(response))
         except ValueError as exc:
             raise UpstreamError(
-                f"Upstream `{self.name}` returned a body that is not JSON.", retryable=True
+                f"Upstream `{self.name}` returned a body that is not JSON."
             ) from exc
         if not isinstance(payload, dict):
             raise UpstreamError(f"Upstream `{self.name}` returned an unexpected body.")

@@ -51,7 +51,7 @@ def vectors(payload: Any, expected: int) -> list[list[float]]:
         items = []
     values = [item.get("values") for item in items if isinstance(item, dict)]
     if len(values) != expected or not all(isinstance(v, list) for v in values):
-        raise UpstreamError("Upstream returned an unexpected embeddings answer.", retryable=True)
+        raise UpstreamError("Upstream returned an unexpected embeddings answer.")
     return values
 
 

@@ -149,7 +149,6 @@ class OpenAIBackend(Backend):
             raise UpstreamError(
                 f"Upstream `{self.name}` sent an answer that is not JSON.",
                 code="upstream_bad_response",
-                retryable=True,
             ) from exc
         if isinstance(answer, dict) and isinstance(answer.get(_REQUIRED[operation]), list):
             return answer
@@ -158,7 +157,6 @@ class OpenAIBackend(Backend):
         raise UpstreamError(
             f"Upstream `{self.name}` sent a malformed answer (no `{_REQUIRED[operation]}`).",
             code="upstream_bad_response",
-            retryable=True,
         )
 
     def _stream(
