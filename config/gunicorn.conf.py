@@ -6,6 +6,7 @@ the README (Serving, Deployment).
 """
 
 import glob
+import json
 import logging
 import math
 import multiprocessing
@@ -14,6 +15,7 @@ import shutil
 import signal
 import tempfile
 
+from gunicorn import util as gunicorn_util
 from gunicorn.glogging import Logger
 
 
@@ -59,6 +61,30 @@ if accesslog in (None, "-"):
         "handlers": ["stdout" if accesslog else "null"],
         "propagate": False,
     }
+
+
+def _write_error(sock, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's answer to a request its HTTP parser refused, as OpenAI's error envelope.
+
+    gunicorn picks the status and closes the connection; only the page it writes (HTML by
+    default) is replaced, so that clients parse every answer of the gateway the same way.
+    """
+    error = {
+        "message": f"{reason}: {mesg}"[:300],
+        "type": "invalid_request_error" if status_int < 500 else "server_error",
+        "param": None,
+        "code": None,
+    }
+    body = json.dumps({"error": error}).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+        "Content-Type: application/json\r\nX-Content-Type-Options: nosniff\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    gunicorn_util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+gunicorn_util.write_error = _write_error
 
 
 class GatewayLogger(Logger):

@@ -138,10 +138,9 @@ def exchange(gateway, raw: bytes) -> bytes:
     return data
 
 
-# gunicorn answers a request its HTTP parser refuses itself, before the gateway sees it, with an
-# HTML page (gunicorn.util.write_error) and a closed connection; it offers no hook to render that
-# page, so these are the only answers that may be other than JSON. Status -> the page's title
-# (gunicorn keeps "Bad Request" as the reason of its 501 for an unknown transfer coding).
+# gunicorn answers a request its HTTP parser refuses itself, before the gateway sees it, and closes
+# the connection; config/gunicorn.conf.py makes that answer the OpenAI envelope too. Status ->
+# gunicorn's reason (it keeps "Bad Request" as the reason of its 501 for an unknown coding).
 HTTP_LAYER_REJECTIONS = {
     400: "Bad Request",  # request line, method, version, header, folding, chunked framing
     414: "URI Too Long",
@@ -167,28 +166,25 @@ def responses(data: bytes) -> Iterator[tuple[int, bytes, bytes]]:
 
 
 def check_reply(raw: bytes, data: bytes) -> None:
-    """Every answer is JSON (the OpenAI envelope from 400 up), except gunicorn's own rejections.
+    """Every answer is JSON, the OpenAI envelope from 400 up; no answer at all is allowed.
 
-    No answer at all (the connection closed) is allowed; an HTML page only as gunicorn's HTTP-layer
-    refusal: a status of HTTP_LAYER_REJECTIONS with its title, Connection: close, and nothing
-    after it.
+    gunicorn's own refusals (a status of HTTP_LAYER_REJECTIONS with Connection: close) end the
+    exchange: nothing may follow them.
     """
     answers = list(responses(data))
     for index, (status, head, body) in enumerate(answers):
         where = f"answer {index} ({status}) to {raw[:300]!r}: {head[:300]!r} {body[:300]!r}"
         content_type = CONTENT_TYPE.search(head)
         mimetype = content_type.group(1).strip().lower() if content_type else b""
-        if mimetype == b"application/json":
-            assert status < 500, where
-            reply = json.loads(body)
-            if status >= 400:
-                check_error(reply, status)
-            continue
-        assert mimetype == b"text/html" and status in HTTP_LAYER_REJECTIONS, where
-        assert b"<h1><p>%s</p></h1>" % HTTP_LAYER_REJECTIONS[status].encode() in body, where
-        assert status != 501 or b"Unsupported transfer coding" in body, where
-        assert re.search(rb"^connection: *close\r?$", head, re.I | re.M), where
-        assert index == len(answers) - 1, f"an answer after gunicorn's refusal: {where}"
+        assert mimetype == b"application/json", where
+        assert status < 500 or status == 501, where
+        reply = json.loads(body)
+        if status >= 400:
+            check_error(reply, status)
+        if re.search(rb"^connection: *close\r?$", head, re.I | re.M) and status in (
+            HTTP_LAYER_REJECTIONS
+        ):
+            assert index == len(answers) - 1, f"an answer after gunicorn's refusal: {where}"
 
 
 def healthy(gateway) -> None:
