@@ -15,7 +15,6 @@ from langchain_openai import ChatOpenAI
 from pydantic import BaseModel
 
 from tests.fakes.anthropic import API_KEY
-from tests.support.recording import RecordingTransport
 from tests.support.servers import ROOT, gunicorn_app, start_gateway
 
 pytestmark = pytest.mark.slow
@@ -80,23 +79,16 @@ def gateway(tmp_path_factory, fake):
     server.stop()
 
 
-@pytest.fixture
-def recorder():
-    """Records the traffic of one SDK client; every exchange is checked at the end."""
-    transport = RecordingTransport()
-    yield transport
-    assert transport.verify() > 0
-    transport.close()
+@pytest.fixture(scope="module")
+def gateway_server(gateway):
+    """This module's gateway, for the recording clients of tests/e2e/conftest.py."""
+    return gateway
 
 
 @pytest.fixture
-def sdk(gateway, recorder) -> openai.OpenAI:
-    return openai.OpenAI(
-        base_url=gateway.url + "/v1",
-        api_key=CLIENT_KEY,
-        max_retries=0,
-        http_client=httpx.Client(transport=recorder),
-    )
+def sdk(make_sdk) -> openai.OpenAI:
+    """The recording SDK client (tests/e2e/conftest.py) with this module's gateway key."""
+    return make_sdk(CLIENT_KEY)
 
 
 @pytest.fixture

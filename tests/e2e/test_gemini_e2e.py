@@ -6,13 +6,11 @@ import base64
 import json
 import struct
 
-import httpx
 import openai
 import pytest
 import requests
 
 from tests.e2e.gemini_servers import CLIENT_KEY, WRONG_KEY, start_fake, start_gemini_gateway
-from tests.support.recording import RecordingTransport
 
 pytestmark = pytest.mark.slow
 
@@ -64,23 +62,16 @@ def gateway(tmp_path_factory, fake):
     server.stop()
 
 
-@pytest.fixture
-def recorder():
-    """Records the traffic of one SDK client; every exchange is checked at the end."""
-    transport = RecordingTransport()
-    yield transport
-    assert transport.verify() > 0
-    transport.close()
+@pytest.fixture(scope="module")
+def gateway_server(gateway):
+    """This module's gateway, for the recording clients of tests/e2e/conftest.py."""
+    return gateway
 
 
 @pytest.fixture
-def sdk(gateway, recorder) -> openai.OpenAI:
-    return openai.OpenAI(
-        base_url=gateway.url + "/v1",
-        api_key=CLIENT_KEY,
-        max_retries=0,
-        http_client=httpx.Client(transport=recorder),
-    )
+def sdk(make_sdk) -> openai.OpenAI:
+    """The recording SDK client (tests/e2e/conftest.py) with this module's gateway key."""
+    return make_sdk(CLIENT_KEY)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from langchain_openai import ChatOpenAI
 from pydantic import BaseModel
 
 from tests.e2e.gemini_servers import CLIENT_KEY, start_fake, start_gemini_gateway
-from tests.support.recording import RecordingTransport
 
 pytestmark = pytest.mark.slow
 
@@ -30,15 +29,6 @@ def gateway(tmp_path_factory, fake):
     server = start_gemini_gateway(tmp_path_factory.mktemp("gemini_gateway_lc"), fake)
     yield server
     server.stop()
-
-
-@pytest.fixture
-def recorder():
-    """Records the traffic of one client; every exchange is checked at the end."""
-    transport = RecordingTransport()
-    yield transport
-    assert transport.verify() > 0
-    transport.close()
 
 
 def make_llm(gateway, recorder, model: str = "gpt-4") -> ChatOpenAI:
