@@ -160,8 +160,11 @@ def child_exit(server, worker) -> None:
 
 
 def post_worker_init(worker) -> None:
-    """On SIGTERM, also start the app's shutdown grace period for open streams."""
-    from app import shutdown
+    """Resolve numeric upstream hosts inline; on SIGTERM, also start the app's shutdown grace
+    period for open streams."""
+    from app import dns, shutdown
+
+    dns.install()
 
     app = getattr(worker, "wsgi", None)
     stop_accepting = signal.getsignal(signal.SIGTERM)

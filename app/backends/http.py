@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import logging
 import time
 from collections.abc import Iterator, Mapping
@@ -24,6 +25,9 @@ PASSED_PREFIXES = ("x-ratelimit-",)
 _READ_SIZE = 64 * 1024
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 DEFAULT_TOTAL_TIMEOUT = 600.0
+# Keep-alive connections kept per upstream per worker: as many as a worker has streams open
+# at once under heavy load, so that a burst does not end in a wave of reconnections.
+DEFAULT_POOL_SIZE = 1000
 
 
 class UpstreamHTTP:
@@ -33,7 +37,7 @@ class UpstreamHTTP:
     `connect_timeout` (s, default 5), `read_timeout` (s between bytes, default 600),
     `total_timeout` (s for a whole non-streamed answer, default 600), `max_response_bytes`
     (largest non-streamed answer and longest stream line, default 32 MiB), `pool_size`
-    (connections kept alive, default 100).
+    (keep-alive connections kept, default 1000).
     """
 
     def __init__(self, name: str, base_url: str, options: Mapping[str, Any]) -> None:
@@ -45,7 +49,7 @@ class UpstreamHTTP:
         )
         self.total_timeout = float(options.get("total_timeout", DEFAULT_TOTAL_TIMEOUT))
         self.max_response_bytes = int(options.get("max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES))
-        pool_size = int(options.get("pool_size", 100))
+        pool_size = int(options.get("pool_size", DEFAULT_POOL_SIZE))
         self.session = requests.Session()
         # Proxies and .netrc from the environment must not silently reroute provider traffic.
         self.session.trust_env = False
@@ -147,7 +151,21 @@ class UpstreamHTTP:
     def _reads(self, response: requests.Response) -> Iterator[bytes]:
         """Each read of the body as it returns, at most `_READ_SIZE` bytes."""
         raw = response.raw
+        wire = getattr(raw, "_fp", None)
         try:
+            if isinstance(wire, http.client.HTTPResponse) and _identity(raw):
+                # The hot path of every stream: http.client's `read1` undoes the chunked
+                # framing and returns whatever has arrived, one call per read instead of
+                # urllib3's generators around the same reads.
+                read1 = wire.read1
+                while chunk := read1(_READ_SIZE):
+                    yield chunk
+                if wire.length:
+                    # `read1` reports a body cut short of its Content-Length as its end.
+                    raise http.client.IncompleteRead(b"", wire.length)
+                # The body was read to its end: the connection goes back to the pool.
+                raw.release_conn()
+                return
             if getattr(raw, "chunked", False) and raw.supports_chunked_reads():
                 # Yields each HTTP chunk as soon as it is complete (split when larger).
                 yield from response.iter_content(chunk_size=_READ_SIZE)
@@ -156,7 +174,12 @@ class UpstreamHTTP:
             # yielding; `read1` returns whatever has arrived instead.
             while chunk := raw.read1(_READ_SIZE, decode_content=True):
                 yield chunk
-        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+        except (
+            requests.RequestException,
+            urllib3.exceptions.HTTPError,
+            http.client.HTTPException,
+            OSError,
+        ) as exc:
             raise self.transport_error(exc, started=True) from exc
 
     def _too_large(self) -> UpstreamError:
@@ -196,9 +219,15 @@ class UpstreamHTTP:
         self.session.close()
 
 
+def _identity(raw: Any) -> bool:
+    """True when the body is sent as is (no content coding for urllib3 to undo)."""
+    coding = raw.headers.get("Content-Encoding", "")
+    return not coding or coding.strip().lower() == "identity"
+
+
 def _is_read_timeout(exc: Exception) -> bool:
-    """True for a read timeout, however requests or urllib3 wrapped it."""
-    if isinstance(exc, requests.ReadTimeout | ReadTimeoutError):
+    """True for a read timeout, however requests or urllib3 wrapped it (or a socket's own)."""
+    if isinstance(exc, requests.ReadTimeout | ReadTimeoutError | TimeoutError):
         return True
     # requests reports a read timeout while reading the body as a ConnectionError.
     return bool(exc.args) and isinstance(exc.args[0], ReadTimeoutError)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 _BOM = b"\xef\xbb\xbf"
 
@@ -17,8 +18,7 @@ class SSEEvent:
     id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RawSSEEvent:
+class RawSSEEvent(NamedTuple):
     """One dispatched event as bytes: `data` lines joined by LF, `event` empty when unnamed."""
 
     data: bytes
@@ -50,6 +50,18 @@ class RawSSEDecoder:
 
     def feed(self, chunk: bytes) -> list[RawSSEEvent]:
         """Add bytes; return the events they complete."""
+        if (
+            self._started
+            and not self._buffer
+            and not self._data
+            and not self._event
+            and chunk[:6] == b"data: "
+            and chunk.find(b"\n") == len(chunk) - 2
+            and chunk[-1:] == b"\n"
+            and b"\r" not in chunk
+        ):
+            # What upstreams send nearly always: exactly one `data:` line and its blank line.
+            return [RawSSEEvent(chunk[6:-2], b"", self._id)]
         buffer = self._buffer + chunk if self._buffer else chunk
         if not self._started and buffer:
             if len(buffer) < len(_BOM) and _BOM.startswith(buffer):

@@ -46,7 +46,10 @@ class EventStream:
         self.request_id = request_id
         self.exchange = exchange
         self.finished = False
+        # The response this body belongs to: closing the body closes it too (see below).
+        self.response: Response | None = None
         self._closed = False
+        self._closing = False
         self._events = self._generate()
 
     def __iter__(self) -> Iterator[bytes]:
@@ -54,10 +57,17 @@ class EventStream:
 
     def close(self) -> None:
         """Called by the WSGI server when the response ends or the client disconnects."""
+        if self._closing:
+            return
+        self._closing = True
         self._events.close()
         if not self.finished:
             log.info("stream %s closed before its end (client went away)", self.request_id)
         self._release()
+        if self.response is not None:
+            # Runs the response's close callbacks (request log, metrics); they call back
+            # here, which is a no-op by now.
+            self.response.close()
 
     def _generate(self) -> Iterator[bytes]:
         exchange = self.exchange
@@ -106,11 +116,28 @@ class EventStream:
             log.exception("stream %s: closing the backend stream failed", self.request_id)
 
 
+class EventStreamResponse(Response):
+    """A response whose WSGI body is its EventStream itself.
+
+    werkzeug would wrap the body in two more iterators (encoding and closing), each passed
+    through once per event of every stream; the EventStream already yields bytes and closes
+    the response when the server closes it.
+    """
+
+    def get_app_iter(self, environ: dict[str, Any]) -> Any:
+        """The EventStream, bound to this response (werkzeug's answer for bodiless ones)."""
+        body = self.response
+        if isinstance(body, EventStream) and environ.get("REQUEST_METHOD") != "HEAD":
+            body.response = self
+            return body
+        return super().get_app_iter(environ)
+
+
 def sse_response(stream: Stream, headers: dict[str, str]) -> Response:
     """A `text/event-stream` response relaying `stream`."""
     # Past the shutdown grace period, the stream ends with an error event (app.shutdown).
     stream.events = shutdown.guarded(stream.events)
-    return Response(
+    return EventStreamResponse(
         EventStream(stream, g.get("request_id", "-"), observe.current()),
         mimetype="text/event-stream",
         headers={**SSE_HEADERS, **stream.headers, **headers},

@@ -108,10 +108,17 @@ def test_done_without_a_final_blank_line_still_ends_the_stream():
     assert relayed([body]) == expected_body(stream_chunks("a"))
 
 
-def test_relay_stops_reading_at_done():
-    reads = iter([sse_body(stream_chunks("a")), b"data: after\n\n"])
+def test_what_follows_done_is_read_but_never_relayed():
+    reads = iter([sse_body(stream_chunks("a")), b"data: after\n\n", b"more"])
+    assert relayed(reads) == expected_body(stream_chunks("a"))
+    assert next(reads, None) is None  # drained, so the connection can serve again
+
+
+def test_draining_after_done_stops_at_its_limit():
+    tail = [b"x" * 16384 for _ in range(8)]
+    reads = iter([sse_body(stream_chunks("a")), *tail, b"never read"])
     assert relayed(reads).endswith(DONE)
-    assert next(reads) == b"data: after\n\n"
+    assert next(reads) == b"x" * 16384  # 64 KiB read, then the rest left to the closed socket
 
 
 # -- model rewriting ------------------------------------------------------------------------

@@ -96,3 +96,25 @@ def test_many_lines_in_one_read():
     body = b"".join(b"data: %d\n\n" % i for i in range(5000))
     events = RawSSEDecoder().feed(body)
     assert [e.data for e in events] == [b"%d" % i for i in range(5000)]
+
+
+def test_whole_events_per_read_take_the_short_path_without_losing_names_or_ids():
+    decoder = RawSSEDecoder()
+    reads = [b"data: first\n\n", b"event: error\n", b"data: named\n\n", b"id: 9\n\n"]
+    reads.append(b"data: x\n\n")
+    events = [event for read in reads for event in decoder.feed(read)]
+    assert events == [
+        RawSSEEvent(b"first"),
+        RawSSEEvent(b"named", b"error"),
+        RawSSEEvent(b"x", b"", b"9"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "read", [b"data: a\nb\n\n", b"data: a\r\n\r\n", b"data:a\n\n", b"data: a\n\n\n", b": ping\n\n"]
+)
+def test_reads_that_are_not_one_plain_event_take_the_full_parser(read):
+    assert RawSSEDecoder().feed(b"data: warm\n\n") == [RawSSEEvent(b"warm")]
+    fast, slow = RawSSEDecoder(), RawSSEDecoder()
+    fast.feed(b"data: warm\n\n")
+    assert fast.feed(read) == [e for part in (read[:1], read[1:]) for e in slow.feed(part)]

@@ -136,3 +136,43 @@ def test_events_are_compact_json_lines():
     first, done = list(body)
     assert first == b"data: " + json.dumps(chunk, separators=(",", ":")).encode() + b"\n\n"
     assert done == b"data: [DONE]\n\n"
+
+
+def _wsgi_stream(app, model: str):
+    """Call the app as a WSGI server does; the app iterable and the status it started."""
+    from werkzeug.test import EnvironBuilder
+
+    environ = EnvironBuilder(
+        path="/v1/chat/completions", method="POST", json=_request(model)
+    ).get_environ()
+    started = []
+    body = app.wsgi_app(environ, lambda status, headers, exc_info=None: started.append(status))
+    return body, started
+
+
+def test_the_wsgi_body_is_the_event_stream_itself_and_closing_it_ends_the_request(app):
+    from app import observe
+
+    finished = []
+    observe.add_observer(app, finished.append)
+    body, started = _wsgi_stream(app, "ok")
+    # No per-event wrappers between the server and the stream.
+    assert isinstance(body, EventStream)
+    assert started == ["200 OK"]
+    assert list(body)[-1] == b"data: [DONE]\n\n"
+    assert finished == []  # observers run when the server closes the body, not before
+    body.close()
+    body.close()
+    assert len(finished) == 1 and finished[0].status == 200
+
+
+def test_a_client_gone_mid_stream_still_ends_the_request_once(app):
+    from app import observe
+
+    finished = []
+    observe.add_observer(app, finished.append)
+    body, _ = _wsgi_stream(app, "endless")
+    events = iter(body)
+    next(events)
+    body.close()
+    assert len(finished) == 1

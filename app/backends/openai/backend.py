@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any, cast
 
 import requests
@@ -47,8 +47,6 @@ _REQUIRED = {"chat": "choices", "completion": "choices", "embeddings": "data"}
 _JSON = {"Content-Type": "application/json"}
 # Compressed event streams can sit in an upstream's compressor buffer: ask for none.
 _SSE = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
-# What may follow `[DONE]` before the body ends; more than this and the connection is dropped.
-_DRAIN_LIMIT = 64 * 1024
 # Upper bound (s) for waiting on a model listing, whatever `read_timeout` says.
 _LIST_READ_TIMEOUT = 10.0
 
@@ -169,31 +167,17 @@ class OpenAIBackend(Backend):
         counter = None
         if call.wants_usage:
             counter = UsageCounter(operation, call.body, call.route.upstream_model)
-        events = self._relay(response, ModelRewriter(call.model), counter, secrets)
-        return Stream(events, close=response.close, append_done=False)
-
-    def _relay(
-        self,
-        response: requests.Response,
-        rewrite: ModelRewriter,
-        counter: UsageCounter | None,
-        secrets: tuple[str | None, ...],
-    ) -> Iterator[bytes]:
-        chunks = self.http.iter_bytes(response)
         # The first event is due `total_timeout` after the request was sent.
         deadline = time.monotonic() - response.elapsed.total_seconds() + self.http.total_timeout
-        try:
-            yield from relay(
-                self.name,
-                chunks,
-                rewrite,
-                lambda data: reported_error(self.name, data, secrets),
-                counter,
-                deadline,
-            )
-            _drain(chunks)
-        finally:
-            response.close()
+        events = relay(
+            self.name,
+            self.http.iter_bytes(response),
+            ModelRewriter(call.model),
+            lambda data: reported_error(self.name, data, secrets),
+            counter,
+            deadline,
+        )
+        return Stream(events, close=response.close, append_done=False)
 
     def _fetch_models(self) -> list[dict[str, Any]]:
         timeout = (self.http.timeout[0], min(self.http.timeout[1], _LIST_READ_TIMEOUT))
@@ -225,16 +209,3 @@ def _server_key(name: str, options: Mapping[str, Any]) -> str | None:
     if env_name and not key:
         log.warning("backend %s: %s is not set; requests go without a key", name, env_name)
     return key
-
-
-def _drain(chunks: Iterator[bytes]) -> None:
-    """Read what follows `[DONE]` (normally just the body's end) so the connection is reused."""
-    size = 0
-    try:
-        for chunk in chunks:
-            size += len(chunk)
-            if size > _DRAIN_LIMIT:
-                return
-    except APIError as exc:
-        # The answer is complete; a failure after it only costs the pooled connection.
-        log.debug("upstream stream failed after [DONE]: %s", exc.message)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -13,7 +14,11 @@ from app.backends.sse import RawSSEDecoder, RawSSEEvent
 from app.errors import APIError, UpstreamError, UpstreamTimeoutError
 from app.tokens import count_messages, count_text
 
+log = logging.getLogger(__name__)
+
 DONE = b"data: [DONE]\n\n"
+# What may follow `[DONE]` before the body ends; more than this and the connection is dropped.
+_DRAIN_LIMIT = 64 * 1024
 # The first `"model": "..."` of an event; a JSON string holds no bare quote, so this is a key.
 _MODEL = re.compile(rb'"model"\s*:\s*"(?:[^"\\]|\\.)*"')
 _ERROR = re.compile(rb'\s*\{\s*"error"\s*:')
@@ -140,36 +145,87 @@ def relay(
     A stream that ends before `[DONE]` (cut mid-event or not) raises an UpstreamError; an
     error event from the upstream raises the error it describes, an event that is not a
     JSON object an UpstreamError (invalid UTF-8 is replaced instead). Without a first event
-    by `deadline` (a `time.monotonic()` value) an UpstreamTimeoutError is raised. Returns
-    right after `[DONE]`, leaving the rest of `chunks` unread.
+    by `deadline` (a `time.monotonic()` value) an UpstreamTimeoutError is raised. After
+    `[DONE]` what is left of `chunks` (normally just the end of the body) is read, up to a
+    limit, so that the connection can serve again.
     """
-    for events in _batches(name, chunks, deadline):
-        out: list[bytes] = []
-        for event in events:
-            data = event.data
-            if data == b"[DONE]":
-                usage = counter.usage_chunk(rewrite.model) if counter is not None else None
-                if usage is not None:
-                    out.append(b"data: " + json.dumps(usage, separators=(",", ":")).encode())
-                    out.append(b"\n\n")
-                out.append(DONE)
-                yield b"".join(out)
+    decoder = RawSSEDecoder()
+    reads = iter(chunks)
+    # One flat loop: this runs for every event of every stream the gateway relays.
+    for chunk in reads:
+        events = decoder.feed(chunk)
+        if deadline is not None:
+            # Only the first event has a deadline; a live stream may take its time.
+            if events:
+                deadline = None
+            elif time.monotonic() > deadline:
+                raise UpstreamTimeoutError(
+                    f"Upstream `{name}` did not send the first event of its stream in time.",
+                    retryable=True,
+                )
+        if events:
+            out, end = _encode(name, events, rewrite, on_error, counter)
+            if out:
+                yield out
+            if end is not None:
+                raise end
+            if out.endswith(DONE):
+                _drain(reads)
                 return
-            if event.event == b"error" or _ERROR.match(data):
-                if out:
-                    yield b"".join(out)
-                raise on_error(data)
+    out, end = _encode(name, decoder.flush(), rewrite, on_error, counter)
+    if out:
+        yield out
+    if end is not None:
+        raise end
+    if not out.endswith(DONE):
+        raise UpstreamError(
+            f"Upstream `{name}` ended the stream before it was complete.",
+            code="upstream_stream_incomplete",
+            retryable=True,
+        )
+
+
+def _encode(
+    name: str,
+    events: list[RawSSEEvent],
+    rewrite: ModelRewriter,
+    on_error: Callable[[bytes], APIError],
+    counter: UsageCounter | None,
+) -> tuple[bytes, APIError | None]:
+    """The SSE bytes of `events` up to `[DONE]` included, and the error that ends them, if any."""
+    out: list[bytes] = []
+    for event in events:
+        data = event.data
+        if data == b"[DONE]":
+            usage = counter.usage_chunk(rewrite.model) if counter is not None else None
+            if usage is not None:
+                out.append(b"data: " + json.dumps(usage, separators=(",", ":")).encode())
+                out.append(b"\n\n")
+            out.append(DONE)
+            break
+        if event.event == b"error" or _ERROR.match(data):
+            return b"".join(out), on_error(data)
+        try:
             data = _checked(name, data)
-            if counter is not None:
-                counter.add(data)
-            out += (b"data: ", rewrite(data), b"\n\n")
-        if out:
-            yield b"".join(out)
-    raise UpstreamError(
-        f"Upstream `{name}` ended the stream before it was complete.",
-        code="upstream_stream_incomplete",
-        retryable=True,
-    )
+        except UpstreamError as exc:
+            return b"".join(out), exc
+        if counter is not None:
+            counter.add(data)
+        out += (b"data: ", rewrite(data), b"\n\n")
+    return b"".join(out), None
+
+
+def _drain(reads: Iterator[bytes]) -> None:
+    """Read what follows `[DONE]` (normally just the body's end) so the connection is reused."""
+    size = 0
+    try:
+        for chunk in reads:
+            size += len(chunk)
+            if size > _DRAIN_LIMIT:
+                return
+    except APIError as exc:
+        # The answer is complete; a failure after it only costs the pooled connection.
+        log.debug("upstream stream failed after [DONE]: %s", exc.message)
 
 
 def _checked(name: str, data: bytes) -> bytes:
@@ -194,23 +250,3 @@ def _checked(name: str, data: bytes) -> bytes:
         code="upstream_bad_response",
         retryable=True,
     )
-
-
-def _batches(
-    name: str, chunks: Iterable[bytes], deadline: float | None
-) -> Iterator[list[RawSSEEvent]]:
-    """The events completed by each read, then those completed by the end of the stream."""
-    decoder = RawSSEDecoder()
-    for chunk in chunks:
-        events = decoder.feed(chunk)
-        if deadline is not None:
-            # Only the first event has a deadline; a live stream may take its time.
-            if events:
-                deadline = None
-            elif time.monotonic() > deadline:
-                raise UpstreamTimeoutError(
-                    f"Upstream `{name}` did not send the first event of its stream in time.",
-                    retryable=True,
-                )
-        yield events
-    yield decoder.flush()

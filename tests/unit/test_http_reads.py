@@ -1,0 +1,150 @@
+"""Reading upstream bodies off a real socket: framing, cut bodies, stalls and connection reuse.
+
+A scripted server on 127.0.0.1 writes exact bytes, so that chunk boundaries, a body cut short
+of its Content-Length or a stall happen on the wire, where the read path meets them.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from app.backends.http import UpstreamHTTP
+from app.errors import UpstreamError, UpstreamTimeoutError
+
+CHUNKED = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+)
+
+
+def chunk(data: bytes) -> bytes:
+    return b"%X\r\n%s\r\n" % (len(data), data)
+
+
+class Scripted:
+    """Answers each request on each connection with the next script: (bytes, pause) steps."""
+
+    def __init__(self, scripts: list[list[tuple[bytes, float]]]) -> None:
+        self.scripts = scripts
+        self.connections = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while self.scripts:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            while self.scripts:
+                if not _read_request(conn):
+                    return
+                script = self.scripts.pop(0)
+                for data, pause in script:
+                    time.sleep(pause)
+                    if data is None:
+                        return  # close the connection here
+                    conn.sendall(data)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def _read_request(conn: socket.socket) -> bool:
+    head = b""
+    while b"\r\n\r\n" not in head:
+        data = conn.recv(65536)
+        if not data:
+            return False
+        head += data
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    body = head.split(b"\r\n\r\n", 1)[1]
+    while len(body) < length:
+        body += conn.recv(65536)
+    return True
+
+
+@pytest.fixture
+def serve() -> Iterator:
+    opened: list[Scripted | UpstreamHTTP] = []
+
+    def start(*scripts: list[tuple[bytes | None, float]], **options) -> UpstreamHTTP:
+        server = Scripted(list(scripts))
+        http = UpstreamHTTP("up", f"http://127.0.0.1:{server.port}", options)
+        opened.extend((server, http))
+        return http
+
+    yield start
+    for item in opened:
+        item.close()
+
+
+def test_each_chunk_is_yielded_as_it_arrives(serve):
+    events = [b'data: {"n":%d}\n\n' % n for n in range(3)]
+    script = [(CHUNKED, 0), *[(chunk(e), 0.05) for e in events], (b"0\r\n\r\n", 0)]
+    http = serve(script)
+    response = http.request("POST", "/s", data=b"{}", stream=True)
+    assert list(http.iter_bytes(response)) == events
+
+
+def test_a_streamed_body_read_to_its_end_frees_the_connection_for_the_next_request(serve):
+    script = [(CHUNKED + chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n", 0)]
+    http = serve(script, list(script))
+    for _ in range(2):
+        response = http.request("POST", "/s", data=b"{}", stream=True)
+        assert b"".join(http.iter_bytes(response)) == b"data: [DONE]\n\n"
+        response.close()
+    assert _connections(http) == 1
+
+
+def _connections(http: UpstreamHTTP) -> int:
+    pool = next(iter(http.session.get_adapter("http://x")._pools.values()))
+    return pool.num_connections
+
+
+def test_a_body_cut_short_of_its_content_length_is_a_disconnect(serve):
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    http = serve([(head + b'{"choices":', 0), (None, 0)])
+    with pytest.raises(UpstreamError) as caught:
+        http.request("POST", "/c", data=b"{}")
+    assert caught.value.code == "upstream_disconnected"
+    assert caught.value.retryable
+
+
+def test_a_chunked_body_cut_mid_chunk_is_a_disconnect(serve):
+    http = serve([(CHUNKED + b"40\r\ndata: {", 0), (None, 0)])
+    response = http.request("POST", "/s", data=b"{}", stream=True)
+    with pytest.raises(UpstreamError) as caught:
+        list(http.iter_bytes(response))
+    response.close()
+    assert caught.value.code == "upstream_disconnected"
+
+
+def test_a_stream_that_stalls_past_the_read_timeout_is_a_timeout(serve):
+    http = serve([(CHUNKED + chunk(b"data: {}\n\n"), 0), (b"", 5)], read_timeout=0.3)
+    response = http.request("POST", "/s", data=b"{}", stream=True)
+    reads = http.iter_bytes(response)
+    assert next(reads) == b"data: {}\n\n"
+    with pytest.raises(UpstreamTimeoutError, match="stopped sending data"):
+        next(reads)
+    response.close()
+
+
+def test_a_whole_answer_is_read_through_the_same_path(serve):
+    answer = b'{"choices":[]}' * 1000
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+    http = serve([(head % len(answer) + answer[:7000], 0), (answer[7000:], 0.05)])
+    assert http.request("POST", "/c", data=b"{}").content == answer
