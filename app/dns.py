@@ -21,7 +21,7 @@ class NumericFirstResolver(ThreadResolver):
         host: Any,
         port: Any,
         family: int = 0,
-        type: int = 0,  # noqa: A002 - socket.getaddrinfo's own parameter name
+        type: int = 0,
         proto: int = 0,
         flags: int = 0,
     ) -> list[tuple[Any, ...]]:

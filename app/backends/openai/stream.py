@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
@@ -151,18 +152,21 @@ def relay(
     """
     decoder = RawSSEDecoder()
     reads = iter(chunks)
-    # One flat loop: this runs for every event of every stream the gateway relays.
-    for chunk in reads:
-        events = decoder.feed(chunk)
-        if deadline is not None:
-            # Only the first event has a deadline; a live stream may take its time.
-            if events:
-                deadline = None
-            elif time.monotonic() > deadline:
-                raise UpstreamTimeoutError(
-                    f"Upstream `{name}` did not send the first event of its stream in time.",
-                    retryable=True,
-                )
+    # One flat loop, run for every event of every stream; None marks the end of the body.
+    for chunk in itertools.chain(reads, (None,)):
+        if chunk is None:
+            events = decoder.flush()
+        else:
+            events = decoder.feed(chunk)
+            if deadline is not None:
+                # Only the first event has a deadline; a live stream may take its time.
+                if events:
+                    deadline = None
+                elif time.monotonic() > deadline:
+                    raise UpstreamTimeoutError(
+                        f"Upstream `{name}` did not send the first event of its stream in time.",
+                        retryable=True,
+                    )
         if events:
             out, end = _encode(name, events, rewrite, on_error, counter)
             if out:
@@ -172,17 +176,11 @@ def relay(
             if out.endswith(DONE):
                 _drain(reads)
                 return
-    out, end = _encode(name, decoder.flush(), rewrite, on_error, counter)
-    if out:
-        yield out
-    if end is not None:
-        raise end
-    if not out.endswith(DONE):
-        raise UpstreamError(
-            f"Upstream `{name}` ended the stream before it was complete.",
-            code="upstream_stream_incomplete",
-            retryable=True,
-        )
+    raise UpstreamError(
+        f"Upstream `{name}` ended the stream before it was complete.",
+        code="upstream_stream_incomplete",
+        retryable=True,
+    )
 
 
 def _encode(
