@@ -160,11 +160,12 @@ def child_exit(server, worker) -> None:
 
 
 def post_worker_init(worker) -> None:
-    """Resolve numeric upstream hosts inline; on SIGTERM, also start the app's shutdown grace
-    period for open streams."""
-    from app import dns, shutdown
+    """Resolve numeric upstream hosts inline, send each response's head with its first body
+    bytes; on SIGTERM, also start the app's shutdown grace period for open streams."""
+    from app import dns, response_writer, shutdown
 
     dns.install()
+    response_writer.install()
 
     app = getattr(worker, "wsgi", None)
     stop_accepting = signal.getsignal(signal.SIGTERM)

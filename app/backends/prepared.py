@@ -7,13 +7,11 @@ request without its body is prepared once by the session itself and kept as a te
 each call copies it, adds the body and goes straight to the session's adapter, as
 `Session.send` would, cookies included. `LeanAdapter` likewise keeps the connection pool of
 each upstream instead of looking it up again, parses cookies only when there are some, and
-checks a pooled connection with one real zero-timeout poll (gevent's cooperative poll
-would set up and fire a timer for the same answer).
+uses the leaner connections of `app.backends.connections`.
 """
 
 from __future__ import annotations
 
-import select
 from collections.abc import Mapping
 from datetime import timedelta
 from time import perf_counter, time
@@ -24,23 +22,11 @@ from requests.adapters import HTTPAdapter
 from requests.cookies import extract_cookies_to_jar
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from app.backends.connections import POOL_CLASSES
 
 # Templates kept per session; past this many (e.g. one per forwarded client key) start over.
 _MAX_TEMPLATES = 64
-
-
-def _real_poll() -> Any:
-    """The operating system's `select.poll`, also in a gevent-patched process."""
-    try:
-        from gevent import monkey
-    except ImportError:
-        return getattr(select, "poll", None)
-    return monkey.get_original("select", "poll")
-
-
-_POLL = _real_poll()
 
 
 class PreparedSender:
@@ -136,37 +122,6 @@ class PreparedSender:
         )
 
 
-class _LiveCheck:
-    """`is_connected` as urllib3 has it (nothing to read yet), with a real zero-timeout poll."""
-
-    sock: Any
-
-    @property
-    def is_connected(self) -> bool:
-        """False once the peer closed the connection or sent something unasked."""
-        if self.sock is None:
-            return False
-        poller = _POLL()
-        poller.register(self.sock, select.POLLIN)
-        return not poller.poll(0)
-
-
-class _HTTPConnection(_LiveCheck, HTTPConnection):
-    pass
-
-
-class _HTTPSConnection(_LiveCheck, HTTPSConnection):
-    pass
-
-
-class _HTTPPool(HTTPConnectionPool):
-    ConnectionCls = _HTTPConnection
-
-
-class _HTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _HTTPSConnection
-
-
 class LeanAdapter(HTTPAdapter):
     """An HTTPAdapter that skips per-request work whose outcome cannot change.
 
@@ -182,8 +137,8 @@ class LeanAdapter(HTTPAdapter):
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         """HTTPAdapter's pool manager, whose pools check pooled connections cheaply."""
         super().init_poolmanager(*args, **kwargs)
-        if _POLL is not None:
-            self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+        if POOL_CLASSES:
+            self.poolmanager.pool_classes_by_scheme = dict(POOL_CLASSES)
         self._pools.clear()
 
     def get_connection_with_tls_context(

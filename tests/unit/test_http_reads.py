@@ -6,7 +6,9 @@ of its Content-Length or a stall happen on the wire, where the read path meets t
 
 from __future__ import annotations
 
+import io
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -148,3 +150,21 @@ def test_a_whole_answer_is_read_through_the_same_path(serve):
     head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
     http = serve([(head % len(answer) + answer[:7000], 0), (answer[7000:], 0.05)])
     assert http.request("POST", "/c", data=b"{}").content == answer
+
+
+def test_upstream_responses_read_through_a_small_buffer(serve):
+    # A held stream keeps its reader for its whole life: 2 KiB, not io's default 8 KiB.
+    http = serve([(CHUNKED + chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n", 0)])
+    response = http.request("POST", "/s", data=b"{}", stream=True)
+    buffer = sys.getsizeof(response.raw._fp.fp) - sys.getsizeof(io.BufferedReader(io.BytesIO(), 1))
+    assert b"".join(http.iter_bytes(response)) == b"data: [DONE]\n\n"
+    assert buffer < 4096
+
+
+def test_headers_and_events_larger_than_the_buffer_arrive_whole(serve):
+    head = CHUNKED.replace(b"\r\n\r\n", b"\r\n" + b"x-long: %s\r\n\r\n" % (b"h" * 6000))
+    event = b'data: {"text":"%s"}\n\n' % (b"e" * 20000)
+    http = serve([(head, 0), (chunk(event), 0.02), (b"0\r\n\r\n", 0)])
+    response = http.request("POST", "/s", data=b"{}", stream=True)
+    assert response.headers["x-long"] == "h" * 6000
+    assert b"".join(http.iter_bytes(response)) == event
