@@ -71,6 +71,7 @@ class GatewayMetrics:
 
     def __init__(self, registry: CollectorRegistry | None) -> None:
         self.registry = registry
+        self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
         self.requests = Counter(
             "gateway_requests",
             "Requests served, by route, model, backend and HTTP status.",
@@ -125,20 +126,30 @@ class GatewayMetrics:
         if labels["stream_open"]:
             self.active_streams.dec()
         route, model, backend = labels["route"], labels["model"], labels["backend"]
-        self.requests.labels(route, model, backend, str(exchange.status)).inc()
+        child = self._child
+        child(self.requests, route, model, backend, str(exchange.status)).inc()
         stream = "true" if exchange.stream else "false"
-        self.latency.labels(route, model, stream).observe(exchange.latency)
+        child(self.latency, route, model, stream).observe(exchange.latency)
         if exchange.stream and exchange.ttft is not None:
-            self.ttft.labels(model, backend).observe(exchange.ttft)
+            child(self.ttft, model, backend).observe(exchange.ttft)
         key = exchange.key_name or ""
         if exchange.prompt_tokens:
-            self.prompt_tokens.labels(key, model).inc(exchange.prompt_tokens)
+            child(self.prompt_tokens, key, model).inc(exchange.prompt_tokens)
         if exchange.completion_tokens:
-            self.completion_tokens.labels(key, model).inc(exchange.completion_tokens)
+            child(self.completion_tokens, key, model).inc(exchange.completion_tokens)
         if _failed_mid_stream(exchange, labels):
             # Failures before the first byte were counted per attempt, by `attempt_failed`.
             error_class = _error_type(exchange.stream_error)
             self.upstream_errors.labels(backend, model, error_class, "stream").inc()
+
+    def _child(self, family: Any, *values: str) -> Any:
+        """`family.labels(*values)`, kept: label values are bounded (see the module docstring),
+        and prometheus-client validates and locks on every `labels` call."""
+        key = (family, values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = family.labels(*values)
+        return child
 
     def attempt_failed(self, route: Route, error: APIError) -> None:
         """Count one failed upstream attempt, whether a retry or fallback rescues it or not."""

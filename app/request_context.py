@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 
 from flask import Flask, Response, g, request
 
@@ -12,7 +12,7 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 def _assign_request_id() -> None:
     incoming = request.headers.get("X-Request-ID", "")
-    g.request_id = incoming if _SAFE_ID.match(incoming) else f"req_{uuid.uuid4().hex}"
+    g.request_id = incoming if _SAFE_ID.match(incoming) else f"req_{os.urandom(16).hex()}"
 
 
 def _echo_request_id(response: Response) -> Response:
