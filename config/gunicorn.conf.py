@@ -17,6 +17,7 @@ import tempfile
 
 from gunicorn import util as gunicorn_util
 from gunicorn.glogging import Logger
+from gunicorn.workers.base_async import AsyncWorker
 
 
 def _int(name: str, default: int) -> int:
@@ -34,9 +35,26 @@ def _default_workers() -> int:
     return max(1, min(multiprocessing.cpu_count() * 2, 8))
 
 
+class GeventWorker(AsyncWorker):
+    """gunicorn's gevent worker, loaded by each worker process instead of by the master.
+
+    gunicorn builds worker objects in the master and forks them. Naming its gevent worker
+    here would import gevent into the master, which never runs a greenlet: about 5 MB more
+    resident memory in the one process that serves no request. This object turns into
+    gunicorn's own GeventWorker as its process starts, before anything else runs in it.
+    """
+
+    def init_process(self) -> None:
+        """Become gunicorn's GeventWorker (gevent is imported here) and start as it does."""
+        from gunicorn.workers.ggevent import GeventWorker as Worker
+
+        self.__class__ = Worker
+        self.init_process()
+
+
 bind = f"{os.environ.get('HOST') or '0.0.0.0'}:{os.environ.get('PORT') or '8000'}"
 # gevent lets one worker hold thousands of open streams; each stream is a greenlet, not a thread.
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS") or "gevent"
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS") or GeventWorker
 workers = _int("WEB_CONCURRENCY", _default_workers())
 worker_connections = _int("GUNICORN_WORKER_CONNECTIONS", 2000)
 # With gevent the timeout is only the worker's heartbeat: it catches a worker that stopped

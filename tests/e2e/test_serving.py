@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
 
 from tests.conftest import CLIENT_KEY
 from tests.support import openai_checks as checks
+from tests.support import procinfo
 from tests.support.servers import procfile_command, start_gateway
 
 pytestmark = pytest.mark.slow
@@ -24,8 +26,23 @@ def test_procfile_web_command_is_what_the_fixture_runs(gateway_server):
     assert procfile_command() == ["gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"]
     assert gateway_server.proc.args == procfile_command()
     log = gateway_server.output()
-    assert "Using worker: gevent" in log
+    assert "Using worker: GeventWorker" in log
     assert f"Listening at: http://127.0.0.1:{gateway_server.port}" in log
+
+
+def test_gevent_is_loaded_by_the_workers_only(gateway_server):
+    master = gateway_server.proc.pid
+    workers = procinfo.wait_for_workers(master)
+    assert not _maps_gevent(master), "the master imported gevent"
+    assert all(_maps_gevent(worker) for worker in workers)
+    with httpx.Client() as client:  # the worker serves as gunicorn's gevent worker
+        assert client.get(f"{gateway_server.url}/health").status_code == 200
+
+
+def _maps_gevent(pid: int) -> bool:
+    """True when gevent's compiled modules are mapped into process `pid`."""
+    with open(f"/proc/{pid}/maps") as maps:
+        return any("/gevent/" in line for line in maps)
 
 
 def test_stream_longer_than_worker_timeout_survives_then_worker_closes_backends(tmp_path):

@@ -37,7 +37,9 @@ def load_conf(monkeypatch):
 def test_defaults(load_conf):
     conf = load_conf()
     assert conf["bind"] == "0.0.0.0:8000"
-    assert conf["worker_class"] == "gevent"
+    # gunicorn's gevent worker, imported by the workers only (see the class).
+    assert conf["worker_class"].__name__ == "GeventWorker"
+    assert conf["worker_class"].init_process.__module__ == conf["__name__"]
     assert 1 <= conf["workers"] <= 8
     assert conf["timeout"] == 120 and conf["graceful_timeout"] == 30
     assert conf["control_socket_disable"] is True
@@ -54,6 +56,10 @@ def test_environment_overrides(load_conf):
     assert conf["bind"] == "127.0.0.1:9123"
     assert conf["workers"] == 3 and conf["timeout"] == 5
     assert conf["control_socket"] == "/tmp/gw.ctl" and conf["control_socket_disable"] is False
+
+
+def test_a_worker_class_from_the_environment_is_used_as_given(load_conf):
+    assert load_conf(GUNICORN_WORKER_CLASS="gthread")["worker_class"] == "gthread"
 
 
 def test_port_alone_binds_every_interface(load_conf):
