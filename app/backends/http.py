@@ -208,6 +208,12 @@ class UpstreamHTTP:
                 code="upstream_disconnected",
                 retryable=True,
             )
+        if _dropped_before_answer(exc):
+            return UpstreamError(
+                f"Upstream `{self.name}` closed the connection without answering.",
+                code="upstream_disconnected",
+                retryable=True,
+            )
         return UpstreamError(
             f"Could not connect to upstream `{self.name}`.",
             code="upstream_unreachable",
@@ -223,6 +229,13 @@ def _identity(raw: Any) -> bool:
     """True when the body is sent as is (no content coding for urllib3 to undo)."""
     coding = raw.headers.get("Content-Encoding", "")
     return not coding or coding.strip().lower() == "identity"
+
+
+def _dropped_before_answer(exc: Exception) -> bool:
+    """True when the connection was open but closed (or reset) before the status line came."""
+    # requests reports it as a ConnectionError around urllib3's "Connection aborted."; a
+    # connection that could not be opened at all arrives as a NewConnectionError instead.
+    return bool(exc.args) and isinstance(exc.args[0], urllib3.exceptions.ProtocolError)
 
 
 def _is_read_timeout(exc: Exception) -> bool:

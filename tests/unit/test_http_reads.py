@@ -168,3 +168,24 @@ def test_headers_and_events_larger_than_the_buffer_arrive_whole(serve):
     response = http.request("POST", "/s", data=b"{}", stream=True)
     assert response.headers["x-long"] == "h" * 6000
     assert b"".join(http.iter_bytes(response)) == event
+
+
+def test_an_upstream_that_closes_before_answering_is_a_disconnect_not_unreachable(serve):
+    http = serve([(None, 0)])
+    with pytest.raises(UpstreamError) as caught:
+        http.request("POST", "/c", data=b"{}")
+    assert caught.value.code == "upstream_disconnected" and caught.value.retryable
+    assert "closed the connection without answering" in caught.value.message
+
+
+def test_an_upstream_that_refuses_the_connection_is_unreachable(serve):
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    listener.close()
+    http = UpstreamHTTP("up", f"http://127.0.0.1:{port}", {})
+    try:
+        with pytest.raises(UpstreamError) as caught:
+            http.request("POST", "/c", data=b"{}")
+    finally:
+        http.close()
+    assert caught.value.code == "upstream_unreachable" and caught.value.retryable

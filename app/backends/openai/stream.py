@@ -168,12 +168,12 @@ def relay(
                         retryable=True,
                     )
         if events:
-            out, end = _encode(name, events, rewrite, on_error, counter)
+            out, end, done = _encode(name, events, rewrite, on_error, counter)
             if out:
                 yield out
             if end is not None:
                 raise end
-            if out.endswith(DONE):
+            if done:
                 _drain(reads)
                 return
     raise UpstreamError(
@@ -189,8 +189,9 @@ def _encode(
     rewrite: ModelRewriter,
     on_error: Callable[[bytes], APIError],
     counter: UsageCounter | None,
-) -> tuple[bytes, APIError | None]:
-    """The SSE bytes of `events` up to `[DONE]` included, and the error that ends them, if any."""
+) -> tuple[bytes, APIError | None, bool]:
+    """The SSE bytes of `events` up to `[DONE]` included, the error that ends them if any, and
+    whether `[DONE]` was among them."""
     out: list[bytes] = []
     for event in events:
         data = event.data
@@ -200,17 +201,17 @@ def _encode(
                 out.append(b"data: " + json.dumps(usage, separators=(",", ":")).encode())
                 out.append(b"\n\n")
             out.append(DONE)
-            break
+            return b"".join(out), None, True
         if event.event == b"error" or _ERROR.match(data):
-            return b"".join(out), on_error(data)
+            return b"".join(out), on_error(data), False
         try:
             data = _checked(name, data)
         except UpstreamError as exc:
-            return b"".join(out), exc
+            return b"".join(out), exc, False
         if counter is not None:
             counter.add(data)
         out += (b"data: ", rewrite(data), b"\n\n")
-    return b"".join(out), None
+    return b"".join(out), None, False
 
 
 def _drain(reads: Iterator[bytes]) -> None:
