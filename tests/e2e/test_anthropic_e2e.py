@@ -3,63 +3,43 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-import httpx
 import openai
 import pytest
-import requests
 import yaml
-from langchain_core.messages import HumanMessage, ToolMessage
-from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
-from pydantic import BaseModel
 
 from tests.fakes.anthropic import API_KEY
-from tests.support.servers import ROOT, gunicorn_app, start_gateway
+from tests.support.provider_e2e import (
+    HI,
+    PERSON,
+    TIME,
+    Person,
+    client_fixtures,
+    langchain_tool_round_trip,
+    last_upstream,
+    make_llm,
+    server_fixtures,
+    streamed_message,
+    streamed_tool_calls,
+    text_before_error,
+    weather_tool,
+)
+from tests.support.servers import ROOT, ServerProcess, gunicorn_app, start_gateway
 
 pytestmark = pytest.mark.slow
 
 CLIENT_KEY = "sk-gw-anthropic-e2e"
-HI = [{"role": "user", "content": "Hi there"}]
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
-TIME = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object"}}}
-PERSON = {
-    "type": "json_schema",
-    "json_schema": {
-        "name": "person",
-        "strict": True,
-        "schema": {
-            "type": "object",
-            "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
-            "required": ["name", "age"],
-            "additionalProperties": False,
-        },
-    },
-}
+WEATHER = weather_tool({"city": {"type": "string"}})
 
 
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory):
-    """The fake Anthropic API."""
-    server = gunicorn_app("tests.fakes.anthropic:app", tmp_path_factory.mktemp("fake_anthropic"))
-    server.wait_ready("/v1/models")
-    yield server
-    server.stop()
+def start_fake(tmp_path: Path) -> ServerProcess:
+    """The fake Anthropic API, ready to answer."""
+    return gunicorn_app("tests.fakes.anthropic:app", tmp_path).wait_ready("/v1/models")
 
 
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory, fake):
+def start_anthropic_gateway(tmp_path: Path, fake: ServerProcess) -> ServerProcess:
     """The shipped preset pointed at the fake, plus a route whose backend holds a wrong key."""
     data = yaml.safe_load((ROOT / "config/presets/anthropic.yaml").read_text())
     data["backends"]["anthropic"].update(base_url=fake.url, api_key_env="E2E_ANTHROPIC_KEY")
@@ -74,31 +54,11 @@ def gateway(tmp_path_factory, fake):
         "E2E_ANTHROPIC_KEY": API_KEY,
         "E2E_WRONG_KEY": "sk-ant-wrong-key",
     }
-    server = start_gateway(tmp_path_factory.mktemp("anthropic_gateway"), data, env=env)
-    yield server
-    server.stop()
+    return start_gateway(tmp_path, data, env=env)
 
 
-@pytest.fixture(scope="module")
-def gateway_server(gateway):
-    """This module's gateway, for the recording clients of tests/e2e/conftest.py."""
-    return gateway
-
-
-@pytest.fixture
-def sdk(make_sdk) -> openai.OpenAI:
-    """The recording SDK client (tests/e2e/conftest.py) with this module's gateway key."""
-    return make_sdk(CLIENT_KEY)
-
-
-@pytest.fixture
-def plain_sdk(gateway) -> openai.OpenAI:
-    """A client for error cases (its streams end in error events, which the recorder refuses)."""
-    return openai.OpenAI(base_url=gateway.url + "/v1", api_key=CLIENT_KEY, max_retries=0)
-
-
-def last_upstream_request(fake) -> dict:
-    return requests.get(fake.url + "/_last", timeout=5).json()
+fake, gateway = server_fixtures("anthropic", start_fake, start_anthropic_gateway)
+gateway_server, sdk, plain_sdk = client_fixtures(CLIENT_KEY)
 
 
 def test_sdk_chat(sdk, fake):
@@ -114,7 +74,7 @@ def test_sdk_chat(sdk, fake):
     assert completion.choices[0].message.content == "Hello from fake Claude ✓ — you said: Hi there"
     assert completion.choices[0].finish_reason == "stop"
     assert completion.usage.completion_tokens > 0
-    upstream = last_upstream_request(fake)
+    upstream = last_upstream(fake)
     assert upstream["body"]["model"] == "claude-3-haiku-20240307"
     assert upstream["body"]["system"] == "Be brief.\n\nBe kind."
     assert upstream["body"]["temperature"] == 1
@@ -160,21 +120,14 @@ def test_sdk_tool_round_trip(sdk, fake):
     ]
     second = sdk.chat.completions.create(model="claude-3-haiku", messages=messages, tools=[WEATHER])
     assert second.choices[0].message.content == "Tool results: 18°C and sunny"
-    sent = last_upstream_request(fake)["body"]["messages"]
+    sent = last_upstream(fake)["body"]["messages"]
     assert [turn["role"] for turn in sent] == ["user", "assistant", "user"]
 
 
 def test_sdk_parallel_tool_calls_stream(sdk):
     messages = [{"role": "user", "content": "use get_weather and get_time"}]
-    stream = sdk.chat.completions.create(
-        model="claude-3-haiku", messages=messages, tools=[WEATHER, TIME], stream=True
-    )
-    calls: dict[int, dict] = {}
-    for chunk in stream:
-        for delta in chunk.choices[0].delta.tool_calls or []:
-            entry = calls.setdefault(delta.index, {"name": delta.function.name, "args": ""})
-            entry["args"] += delta.function.arguments or ""
-    assert calls == {
+    request = dict(model="claude-3-haiku", messages=messages, tools=[WEATHER, TIME])
+    assert streamed_tool_calls(sdk, **request) == {
         0: {"name": "get_weather", "args": '{"city": "Paris"}'},
         1: {"name": "get_time", "args": "{}"},
     }
@@ -220,61 +173,26 @@ def test_upstream_errors(plain_sdk):
 
 @pytest.mark.parametrize("marker", ["[overloaded-mid]", "[cut]"])
 def test_stream_interrupted_upstream(plain_sdk, marker):
-    stream = plain_sdk.chat.completions.create(
-        model="claude-3-haiku", messages=[{"role": "user", "content": marker}], stream=True
-    )
-    received = []
-    with pytest.raises(openai.APIError):
-        for chunk in stream:
-            received.append(chunk.choices[0].delta.content or "")
-    assert "".join(received).startswith("Hello")
+    assert text_before_error(plain_sdk, "claude-3-haiku", marker).startswith("Hello")
 
 
 @pytest.fixture
 def llm(gateway, recorder) -> ChatOpenAI:
-    return ChatOpenAI(
-        model="claude-3-haiku",
-        base_url=gateway.url + "/v1",
-        api_key=CLIENT_KEY,
-        max_retries=0,
-        http_client=httpx.Client(transport=recorder),
-    )
+    return make_llm(gateway, recorder, CLIENT_KEY, "claude-3-haiku")
 
 
 def test_langchain_invoke_and_stream(llm):
     assert llm.invoke("Hi there").content == "Hello from fake Claude ✓ — you said: Hi there"
-    chunks = list(llm.stream("Hi there", stream_usage=True))
-    total = chunks[0]
-    for chunk in chunks[1:]:
-        total += chunk
+    total = streamed_message(llm, "Hi there")
     assert total.content == "Hello from fake Claude ✓ — you said: Hi there"
     assert total.usage_metadata["output_tokens"] > 0
 
 
-@tool
-def get_weather(city: str) -> str:
-    """Current weather in a city."""
-    return f"18°C in {city}"
-
-
 def test_langchain_tool_round_trip(llm):
-    bound = llm.bind_tools([get_weather])
-    messages = [HumanMessage("Please use get_weather")]
-    reply = bound.invoke(messages)
-    assert reply.tool_calls[0]["name"] == "get_weather"
-    assert reply.tool_calls[0]["args"] == {"city": "Paris"}
-    result = get_weather.invoke(reply.tool_calls[0]["args"])
-    messages += [reply, ToolMessage(result, tool_call_id=reply.tool_calls[0]["id"])]
-    assert bound.invoke(messages).content == "Tool results: 18°C in Paris"
-
-
-class Person(BaseModel):
-    """A person."""
-
-    name: str
-    age: int
+    reply = langchain_tool_round_trip(llm, "Please use get_weather")
+    assert reply.content == "Tool results: 18°C in Paris"
 
 
 def test_langchain_structured_output(llm, fake):
     assert llm.with_structured_output(Person).invoke("Who?") == Person(name="name-value", age=42)
-    assert last_upstream_request(fake)["body"]["tool_choice"] == {"type": "tool", "name": "Person"}
+    assert last_upstream(fake)["body"]["tool_choice"] == {"type": "tool", "name": "Person"}

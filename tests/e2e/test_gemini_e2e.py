@@ -8,83 +8,33 @@ import struct
 
 import openai
 import pytest
-import requests
 
 from tests.e2e.gemini_servers import CLIENT_KEY, WRONG_KEY, start_fake, start_gemini_gateway
+from tests.support.provider_e2e import (
+    HI,
+    PERSON,
+    TIME,
+    client_fixtures,
+    last_upstream,
+    server_fixtures,
+    streamed_tool_calls,
+    text_before_error,
+    weather_tool,
+)
 
 pytestmark = pytest.mark.slow
 
-HI = [{"role": "user", "content": "Hi there"}]
 REPLY = "Gemini fake reply to: Hi there ✓ café"
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "city": {"type": "string"},
-                "unit": {"anyOf": [{"type": "string", "enum": ["C", "F"]}, {"type": "null"}]},
-            },
-            "required": ["city"],
-            "additionalProperties": False,
-        },
+WEATHER = weather_tool(
+    {
+        "city": {"type": "string"},
+        "unit": {"anyOf": [{"type": "string", "enum": ["C", "F"]}, {"type": "null"}]},
     },
-}
-TIME = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object"}}}
-PERSON = {
-    "type": "json_schema",
-    "json_schema": {
-        "name": "person",
-        "strict": True,
-        "schema": {
-            "type": "object",
-            "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
-            "required": ["name", "age"],
-            "additionalProperties": False,
-        },
-    },
-}
+    additionalProperties=False,
+)
 
-
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory):
-    server = start_fake(tmp_path_factory.mktemp("fake_gemini"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory, fake):
-    server = start_gemini_gateway(tmp_path_factory.mktemp("gemini_gateway"), fake)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def gateway_server(gateway):
-    """This module's gateway, for the recording clients of tests/e2e/conftest.py."""
-    return gateway
-
-
-@pytest.fixture
-def sdk(make_sdk) -> openai.OpenAI:
-    """The recording SDK client (tests/e2e/conftest.py) with this module's gateway key."""
-    return make_sdk(CLIENT_KEY)
-
-
-@pytest.fixture
-def plain_sdk(gateway):
-    """A client for error cases (their streams end in error events, which the recorder refuses)."""
-    client = openai.OpenAI(base_url=gateway.url + "/v1", api_key=CLIENT_KEY, max_retries=0)
-    yield client
-    # An open keep-alive connection would hold up the gateway's graceful shutdown.
-    client.close()
-
-
-def last_upstream(fake) -> dict:
-    return requests.get(fake.url + "/_last", timeout=5).json()
+fake, gateway = server_fixtures("gemini", start_fake, start_gemini_gateway)
+gateway_server, sdk, plain_sdk = client_fixtures(CLIENT_KEY)
 
 
 def test_sdk_chat(sdk, fake):
@@ -146,15 +96,8 @@ def test_sdk_tool_round_trip(sdk, fake):
 
 def test_sdk_parallel_tool_calls_stream(sdk):
     messages = [{"role": "user", "content": "use all tools"}]
-    stream = sdk.chat.completions.create(
-        model="gemini-2.5-flash", messages=messages, tools=[WEATHER, TIME], stream=True
-    )
-    calls: dict[int, dict] = {}
-    for chunk in stream:
-        for delta in chunk.choices[0].delta.tool_calls or []:
-            entry = calls.setdefault(delta.index, {"name": delta.function.name, "args": ""})
-            entry["args"] += delta.function.arguments or ""
-    assert calls == {
+    request = dict(model="gemini-2.5-flash", messages=messages, tools=[WEATHER, TIME])
+    assert streamed_tool_calls(sdk, **request) == {
         0: {"name": "get_weather", "args": '{"city":"Paris","unit":"C"}'},
         1: {"name": "get_time", "args": "{}"},
     }
@@ -229,11 +172,4 @@ def test_upstream_errors(plain_sdk):
 
 @pytest.mark.parametrize("marker", ["[midstream-error]", "[cut]"])
 def test_stream_interrupted_upstream(plain_sdk, marker):
-    stream = plain_sdk.chat.completions.create(
-        model="gpt-4", messages=[{"role": "user", "content": f"Hi {marker}"}], stream=True
-    )
-    received = []
-    with pytest.raises(openai.APIError):
-        for chunk in stream:
-            received.append(chunk.choices[0].delta.content or "")
-    assert "".join(received).startswith("Gemini")
+    assert text_before_error(plain_sdk, "gpt-4", f"Hi {marker}").startswith("Gemini")

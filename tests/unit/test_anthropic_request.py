@@ -2,43 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import responses
 
-from tests.fakes.anthropic_wire import gateway_models, message
+from tests.fakes.anthropic_wire import gateway_models
+from tests.support import anthropic_requests
+from tests.support.anthropic_requests import BASE, KEY, sent, user
 
-BASE = "https://api.anthropic.test"
-KEY = "sk-ant-unit-key-7c1f"
-
-
-@pytest.fixture
-def config(config, monkeypatch):
-    monkeypatch.setenv("TEST_ANTHROPIC_KEY", KEY)
-    return {**config, "MODELS": gateway_models(BASE, "TEST_ANTHROPIC_KEY")}
-
-
-@pytest.fixture
-def upstream():
-    with responses.RequestsMock() as mock:
-        mock.add(
-            responses.POST, f"{BASE}/v1/messages", json=message([{"type": "text", "text": "Hi"}])
-        )
-        yield mock
-
-
-def sent(client, upstream, **body) -> dict:
-    """POST a chat request through the gateway; return the JSON the backend sent upstream."""
-    body.setdefault("model", "claude-3-haiku")
-    body.setdefault("messages", [{"role": "user", "content": "Hello"}])
-    response = client.post("/v1/chat/completions", json=body)
-    assert response.status_code == 200, response.get_json()
-    return json.loads(upstream.calls[-1].request.body)
-
-
-def user(text: str) -> dict:
-    return {"role": "user", "content": [{"type": "text", "text": text}]}
+# The shared fixtures, bound here so that pytest finds them.
+config = anthropic_requests.config
+upstream = anthropic_requests.upstream
 
 
 def test_minimal_request_and_headers(client, upstream):

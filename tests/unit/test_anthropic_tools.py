@@ -2,42 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import responses
 
-from tests.fakes.anthropic_wire import gateway_models, message
+from tests.support import anthropic_requests
+from tests.support.anthropic_requests import sent, user
+from tests.support.provider_e2e import PERSON
 
-BASE = "https://api.anthropic.test"
-
-
-@pytest.fixture
-def config(config, monkeypatch):
-    monkeypatch.setenv("TEST_ANTHROPIC_KEY", "sk-ant-unit-key")
-    return {**config, "MODELS": gateway_models(BASE, "TEST_ANTHROPIC_KEY")}
-
-
-@pytest.fixture
-def upstream():
-    with responses.RequestsMock() as mock:
-        mock.add(
-            responses.POST, f"{BASE}/v1/messages", json=message([{"type": "text", "text": "Hi"}])
-        )
-        yield mock
-
-
-def sent(client, upstream, **body) -> dict:
-    """POST a chat request through the gateway; return the JSON the backend sent upstream."""
-    body.setdefault("model", "claude-3-haiku")
-    body.setdefault("messages", [{"role": "user", "content": "Hello"}])
-    response = client.post("/v1/chat/completions", json=body)
-    assert response.status_code == 200, response.get_json()
-    return json.loads(upstream.calls[-1].request.body)
-
-
-def user(text: str) -> dict:
-    return {"role": "user", "content": [{"type": "text", "text": text}]}
+# The shared fixtures, bound here so that pytest finds them.
+config = anthropic_requests.config
+upstream = anthropic_requests.upstream
 
 
 WEATHER = {
@@ -137,21 +111,6 @@ def test_tool_round_trip_history(client, upstream):
             ],
         },
     ]
-
-
-PERSON = {
-    "type": "json_schema",
-    "json_schema": {
-        "name": "person",
-        "strict": True,
-        "schema": {
-            "type": "object",
-            "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
-            "required": ["name", "age"],
-            "additionalProperties": False,
-        },
-    },
-}
 
 
 def test_json_schema_becomes_a_forced_tool(client, upstream):

@@ -17,49 +17,16 @@ from tests.fakes.t3chat import (
     SlowBody,
     split_line,
 )
+from tests.support import t3chat_fakes
+from tests.support.t3chat_fakes import AUTH, MESSAGES, UPSTREAM, chat, sse_payloads
 
-UPSTREAM = "https://t3.test/api/chat"
-KEY = f"{COOKIES}:{SESSION_ID}"
-AUTH = {"Authorization": f"Bearer {KEY}"}
-MESSAGES = [{"role": "system", "content": "Be kind."}, {"role": "user", "content": "Hi"}]
+# The shared fixtures, bound here so that pytest finds them.
+config = t3chat_fakes.config
+upstream = t3chat_fakes.upstream
+
 RECORDINGS = pytest.mark.parametrize(
     "raw", [RECORDED_DATA_STREAM, RECORDED_SSE], ids=["data-stream", "sse"]
 )
-SECRETS = (COOKIES, SESSION_ID, "Fe26.2**fake:sealed:value", "clear:ance-0042")
-
-
-@pytest.fixture
-def config():
-    return {
-        "TESTING": True,
-        "GATEWAY_API_KEYS": [],
-        "T3_COOKIES": "",
-        "T3_CONVEX_SESSION_ID": "",
-        "MODELS": {
-            "backends": {"t3": {"type": "t3chat", "base_url": "https://t3.test/"}},
-            "models": [
-                {"id": "gpt-4o", "backend": "t3", "model": "gemini-2.5-flash"},
-                {"id": "*", "backend": "t3"},
-            ],
-        },
-    }
-
-
-@pytest.fixture
-def upstream():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-def chat(client, stream=False, headers=AUTH, **body):
-    payload = {"model": "gpt-4o", "messages": MESSAGES, "stream": stream, **body}
-    return client.post("/v1/chat/completions", json=payload, headers=headers)
-
-
-def sse_payloads(response) -> list:
-    events = [e for e in response.get_data(as_text=True).split("\n\n") if e]
-    assert all(e.startswith("data: ") for e in events)
-    return [e.removeprefix("data: ") for e in events]
 
 
 def sent_body(upstream) -> dict:
