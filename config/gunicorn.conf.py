@@ -36,19 +36,20 @@ def _default_workers() -> int:
 
 
 class GeventWorker(AsyncWorker):
-    """gunicorn's gevent worker, loaded by each worker process instead of by the master.
+    """The gateway's gevent worker (config/gevent_worker.py), loaded by each worker process
+    instead of by the master.
 
-    gunicorn builds worker objects in the master and forks them. Naming its gevent worker
-    here would import gevent into the master, which never runs a greenlet: about 5 MB more
-    resident memory in the one process that serves no request. This object turns into
-    gunicorn's own GeventWorker as its process starts, before anything else runs in it.
+    gunicorn builds worker objects in the master and forks them. Naming a gevent worker here
+    would import gevent into the master, which never runs a greenlet: about 5 MB more resident
+    memory in the one process that serves no request. This object turns into the gevent
+    worker as its process starts, before anything else runs in it.
     """
 
     def init_process(self) -> None:
-        """Become gunicorn's GeventWorker (gevent is imported here) and start as it does."""
-        from gunicorn.workers.ggevent import GeventWorker as Worker
+        """Become the gateway's gevent worker (gevent is imported here) and start as it does."""
+        from config.gevent_worker import GatewayGeventWorker
 
-        self.__class__ = Worker
+        self.__class__ = GatewayGeventWorker
         self.init_process()
 
 

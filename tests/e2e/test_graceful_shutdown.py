@@ -111,3 +111,30 @@ def test_streams_in_flight_at_sigterm_end_cleanly(tmp_path):
     assert entry_for(server, quick.request_id)["stream_error"] is None
     log = server.output()
     assert "grace period over" in log and "Worker graceful timeout" not in log
+
+
+def test_connections_idle_between_requests_do_not_hold_up_a_restart(tmp_path):
+    # A grace period far longer than the test may take: only closing the idle connection
+    # lets the worker exit early. Not a timing check of speed, a check that nothing waits.
+    server = start_gateway(
+        tmp_path, MODELS, env={"GATEWAY_API_KEYS": CLIENT_KEY, "SHUTDOWN_GRACE_SECONDS": "120"}
+    )
+    url = f"{server.url}/v1/chat/completions"
+    idle = requests.Session()
+    try:
+        headers = {"Authorization": f"Bearer {CLIENT_KEY}"}
+        answer = idle.get(f"{server.url}/v1/models", headers=headers, timeout=10)
+        assert answer.status_code == 200 and answer.headers["Connection"] == "keep-alive"
+        # A stream in flight at SIGTERM still runs to its end on its own connection.
+        quick = Reader(url, "quick", 10)
+        quick.start()
+        assert quick.started.wait(30) and quick.error is None, quick.error
+        server.proc.send_signal(signal.SIGTERM)
+        quick.join(60)
+        assert not quick.is_alive() and quick.error is None, quick.error
+        assert server.proc.wait(60) == 0
+    finally:
+        idle.close()
+        server.stop()
+    checks.check_chat_sse(quick.events, quick.request)
+    assert "Worker graceful timeout" not in server.output()
