@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, jsonify
 
 from app import observe
-from app.backends import Stream
+from app.backends import ExactJSON, Stream
 from app.services.dispatch import Answer
 from app.services.streaming import sse_response
 
@@ -22,6 +22,9 @@ def render(answer: Answer) -> Response:
         return sse_response(answer.result, headers)
     if exchange is not None:
         exchange.record_usage(answer.result.get("usage"))
-    response = jsonify(answer.result)
+    if isinstance(answer.result, ExactJSON):
+        response = Response(answer.result.body, mimetype="application/json")
+    else:
+        response = jsonify(answer.result)
     response.headers.update(headers)
     return response

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from app.backends.base import Backend, Call, Result, Stream
+from app.backends.base import Backend, Call, ExactJSON, Result, Stream
 
 # Adding a provider means adding its module and one line here. Modules load on first use,
 # so a gateway that routes nothing to a provider never imports its code.
@@ -28,7 +28,7 @@ def backend_class(kind: str) -> type[Backend]:
     return getattr(importlib.import_module(module_name), attr)
 
 
-__all__ = ["BACKEND_TYPES", "Backend", "Backends", "Call", "Result", "Stream"]
+__all__ = ["BACKEND_TYPES", "Backend", "Backends", "Call", "ExactJSON", "Result", "Stream"]
 
 
 class Backends:

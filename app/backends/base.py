@@ -57,6 +57,20 @@ class Stream:
     usage: dict[str, Any] | None = None
 
 
+class ExactJSON(dict[str, Any]):
+    """A complete answer that is sent as `body`, the exact bytes it was parsed from.
+
+    The mapping is for reading (usage, logs); an upstream's own JSON goes to the client as it
+    came, with no second encoding (which would also escape its non-ASCII text).
+    """
+
+    __slots__ = ("body",)
+
+    def __init__(self, answer: dict[str, Any], body: bytes) -> None:
+        super().__init__(answer)
+        self.body = body
+
+
 Result = dict[str, Any] | Stream
 
 

@@ -127,6 +127,42 @@ def test_one_pooled_session_per_upstream(monkeypatch, upstream):
     assert closed == [True]
 
 
+def test_the_upstreams_own_bytes_come_back_with_only_the_model_changed(client, upstream):
+    # Spacing, key order, number spelling and UTF-8 text as the upstream wrote them.
+    raw = (
+        '{"id": "chatcmpl-1", "object": "chat.completion", "created": 1,\n "model": "real-model",'
+        ' "choices": [{"index": 0, "message": {"role": "assistant", "content": "Grüße 👋",'
+        ' "refusal": null}, "logprobs": null, "finish_reason": "stop"}],'
+        ' "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},'
+        ' "vendor_score": 1.5e-05}'
+    ).encode()
+    upstream.post(CHAT_URL, body=raw, content_type="application/json")
+    response = client.post("/v1/chat/completions", json=chat_body())
+    assert response.status_code == 200
+    assert response.content_type == "application/json"
+    assert response.data == raw.replace(b'"model": "real-model"', b'"model":"gw"')
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # A `model` inside an object before the top-level one.
+        b'{"meta": {"model": "inner"}, "model": "real-model", "choices": [], "id": "x"}',
+        # No `model` at all.
+        b'{"id": "x", "choices": []}',
+        # Invalid UTF-8 in the text.
+        b'{"model": "real-model", "choices": [{"text": "caf\xe9"}]}',
+    ],
+)
+def test_answers_that_cannot_be_spliced_are_encoded_anew(client, upstream, raw):
+    upstream.post(CHAT_URL, body=raw, content_type="application/json")
+    response = client.post("/v1/chat/completions", json=chat_body())
+    assert response.status_code == 200
+    answer = json.loads(response.data)  # valid JSON, valid UTF-8
+    assert answer["model"] == "gw"
+    assert answer.get("meta", {}).get("model", "inner") == "inner"
+
+
 # -- options --------------------------------------------------------------------------------
 
 

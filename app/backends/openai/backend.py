@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import requests
 
-from app.backends.base import Backend, Call, Result, Stream
+from app.backends.base import Backend, Call, ExactJSON, Result, Stream
 from app.backends.http import UpstreamHTTP, passed_headers
 from app.backends.openai.discovery import ModelListCache, model_objects
 from app.backends.openai.errors import http_error, reported_error
@@ -122,7 +122,7 @@ class OpenAIBackend(Backend):
                 code="upstream_bad_response",
             )
         answer["model"] = call.model
-        return answer
+        return _exact(answer, content, call.model)
 
     def _failure(self, response: requests.Response, secrets: tuple[str | None, ...]) -> APIError:
         try:
@@ -188,6 +188,18 @@ class OpenAIBackend(Backend):
             return model_objects(json.loads(response.content))
         except (ValueError, RecursionError) as exc:
             raise UpstreamError("The upstream model list is not JSON.") from exc
+
+
+def _exact(answer: dict[str, Any], content: bytes, model: str) -> dict[str, Any]:
+    """`answer` to be sent as the upstream's own bytes with `model` spliced in, when they can
+    be: valid UTF-8 whose first `model` key is the top-level one (else it is encoded anew)."""
+    if not content.isascii():
+        try:
+            content.decode()
+        except UnicodeDecodeError:
+            return answer
+    body = ModelRewriter(model).splice(content)
+    return answer if body is None else ExactJSON(answer, body)
 
 
 def _check_options(name: str, options: Mapping[str, Any]) -> None:

@@ -42,6 +42,13 @@ class ModelRewriter:
             return self._reencode(data)
         return data[: match.start()] + self.replacement + data[match.end() :]
 
+    def splice(self, data: bytes) -> bytes | None:
+        """`data` with its top-level `model` replaced, when that is the first `model` in it."""
+        match = _MODEL.search(data)
+        if match is None or data.count(b"{", 0, match.start()) != 1:
+            return None
+        return data[: match.start()] + self.replacement + data[match.end() :]
+
     def _reencode(self, data: bytes) -> bytes:
         try:
             event = json.loads(data)
