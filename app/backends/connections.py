@@ -3,9 +3,9 @@
 Each differs from urllib3's own in one way, and only in how, never in what goes on the wire:
 a request's head and its bytes body leave in one `send` (urllib3 sends them apart: two
 system calls and two TCP segments per request), a pooled connection is checked with one
-real zero-timeout poll (gevent's cooperative poll would set up and fire a timer for the same
-answer), and responses are read through a 2 KiB buffer instead of 8 KiB (a held stream keeps
-its buffer for its whole life).
+real zero-timeout poll where the OS has one (gevent's cooperative poll would set up and fire
+a timer for the same answer), and responses are read through a 2 KiB buffer instead of
+8 KiB (a held stream keeps its buffer for its whole life).
 """
 
 from __future__ import annotations
@@ -99,6 +99,8 @@ class _Lean:
         """False once the peer closed the connection or sent something unasked."""
         if self.sock is None:
             return False
+        if _POLL is None:
+            return bool(super().is_connected)  # type: ignore[misc]
         poller = _POLL()
         poller.register(self.sock, select.POLLIN)
         return not poller.poll(0)
@@ -120,7 +122,5 @@ class _HTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
 
 
-# Pool classes by scheme for urllib3's PoolManager (none where the OS has no poll).
-POOL_CLASSES: dict[str, type[HTTPConnectionPool]] = (
-    {"http": _HTTPPool, "https": _HTTPSPool} if _POLL is not None else {}
-)
+# Pool classes by scheme for urllib3's PoolManager.
+POOL_CLASSES: dict[str, type[HTTPConnectionPool]] = {"http": _HTTPPool, "https": _HTTPSPool}

@@ -137,8 +137,7 @@ class LeanAdapter(HTTPAdapter):
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         """HTTPAdapter's pool manager, whose pools check pooled connections cheaply."""
         super().init_poolmanager(*args, **kwargs)
-        if POOL_CLASSES:
-            self.poolmanager.pool_classes_by_scheme = dict(POOL_CLASSES)
+        self.poolmanager.pool_classes_by_scheme = dict(POOL_CLASSES)
         self._pools.clear()
 
     def get_connection_with_tls_context(

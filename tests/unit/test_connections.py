@@ -6,6 +6,7 @@ import socket
 
 import pytest
 
+from app.backends import connections
 from app.backends.connections import POOL_CLASSES
 from tests.support.sockets import RecordingSocket
 
@@ -65,7 +66,10 @@ def test_an_unconnected_connection_connects_before_holding(monkeypatch):
     assert len(sock.calls) == 1 and sock.calls[0][1].endswith(b"\r\n\r\n{}")
 
 
-def test_a_pooled_connection_is_live_until_the_peer_closes_it():
+@pytest.mark.parametrize("os_poll", [True, False], ids=["os poll", "urllib3's check"])
+def test_a_pooled_connection_is_live_until_the_peer_closes_it(monkeypatch, os_poll):
+    if not os_poll:
+        monkeypatch.setattr(connections, "_POLL", None)
     server = socket.create_server(("127.0.0.1", 0))
     conn = POOL_CLASSES["http"].ConnectionCls("127.0.0.1", server.getsockname()[1])
     try:
