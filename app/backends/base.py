@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.errors import UnsupportedError
+from app.errors import APIError, UnsupportedError
 from app.routing import Route
 
 
@@ -72,6 +72,16 @@ class ExactJSON(dict[str, Any]):
 
 
 Result = dict[str, Any] | Stream
+
+
+def missing_key_error(name: str, key_env: str) -> APIError:
+    """The error of a call to backend `name` whose server key variable `key_env` is unset."""
+    # Retryable, so that a fallback model on another backend can still answer.
+    return APIError(
+        f"Upstream `{name}` has no API key: set the environment variable {key_env}.",
+        code="upstream_key_missing",
+        retryable=True,
+    )
 
 
 class Backend:

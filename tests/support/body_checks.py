@@ -228,3 +228,13 @@ def check_error(body: Any, status: int | None = None) -> ErrorObject:
         elif status != 429:
             assert error.type == "invalid_request_error", f"{status} with type {error.type}"
     return error
+
+
+def check_invalid_param(body: Any, param: str) -> ErrorObject:
+    """A 400 `invalid_request_error` whose `param` is `param`, quoted in its message too."""
+    error = check_error(body, 400)
+    assert error.type == "invalid_request_error"
+    assert error.param == param, error.message
+    # The message names the same path, quoted, so a reader can find the field.
+    assert f"'{param}'" in error.message
+    return error

@@ -11,7 +11,7 @@ import pytest
 from app import create_app
 from app.schemas.chat import ChatCompletionRequestSchema
 from app.schemas.problems import request_error
-from tests.support.openai_checks import check_error
+from tests.support.openai_checks import check_error, check_invalid_param
 
 USER = {"role": "user", "content": "hi"}
 CALL = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
@@ -151,11 +151,7 @@ CASES = [
 def test_invalid_payload_names_its_param(client, payload, param):
     response = client.post("/v1/chat/completions", json=payload)
     assert response.status_code == 400, response.get_data(as_text=True)
-    error = check_error(response.get_json(), 400)
-    assert error.type == "invalid_request_error"
-    assert error.param == param, error.message
-    # The message names the same path, quoted, so a reader can find the field.
-    assert f"'{param}'" in error.message
+    check_invalid_param(response.get_json(), param)
 
 
 def test_gateway_limits_come_from_the_config(config):

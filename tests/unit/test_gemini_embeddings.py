@@ -18,12 +18,6 @@ VALUES = [0.013168523, -0.008711934, -0.046782676, 0.00069968984]
 
 
 @pytest.fixture
-def upstream():
-    with responses.RequestsMock() as mock:
-        yield mock
-
-
-@pytest.fixture
 def client(monkeypatch):
     return gemini_client(monkeypatch)
 

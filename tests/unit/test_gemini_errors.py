@@ -6,7 +6,6 @@ import logging
 
 import pytest
 import requests
-import responses
 
 from tests.fakes.gemini import error_body
 from tests.support.openai_checks import check_error
@@ -48,12 +47,6 @@ CASES = [
      None, 504, "timeout", "upstream_timeout"),
     (499, "CANCELLED", "The operation was cancelled.", None, 499, "invalid_request_error", None),
 ]  # fmt: skip
-
-
-@pytest.fixture
-def upstream():
-    with responses.RequestsMock() as mock:
-        yield mock
 
 
 @pytest.fixture

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import pytest
-import responses
 
 from app import create_app
 from tests.fakes.gemini import candidate, gateway_models, response, usage_metadata
 from tests.support.openai_checks import check_chat_completion, check_error
 from tests.unit.gemini_helpers import BASE, KEY, KEY_ENV, OK, URL, chat, gemini_client, sent
-
-
-@pytest.fixture
-def upstream():
-    with responses.RequestsMock() as mock:
-        yield mock
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import responses
 
 from app.backends.base import Call
 from app.backends.gemini.stream import StreamTranslator
@@ -162,12 +161,6 @@ def test_malformed_event_is_an_upstream_error():
                 [b"data: {nope\n\n"]
             )
         )
-
-
-@pytest.fixture
-def upstream():
-    with responses.RequestsMock() as mock:
-        yield mock
 
 
 @pytest.fixture

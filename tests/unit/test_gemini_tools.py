@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import responses
 
 from tests.fakes.gemini import candidate, response
 from tests.support.openai_checks import check_error
@@ -22,12 +21,6 @@ WEATHER = {
     },
 }
 NO_ARGS = {"type": "function", "function": {"name": "now", "parameters": {"type": "object"}}}
-
-
-@pytest.fixture
-def upstream():
-    with responses.RequestsMock() as mock:
-        yield mock
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import gzip
 
 import pytest
 import requests
-import responses
 from urllib3.exceptions import ReadTimeoutError
 
 from app.backends.http import UpstreamHTTP, passed_headers, status_error
@@ -21,12 +20,6 @@ def http():
     client = UpstreamHTTP("up", BASE + "/", {"connect_timeout": 2, "read_timeout": 30})
     yield client
     client.close()
-
-
-@pytest.fixture
-def upstream():
-    with responses.RequestsMock() as mock:
-        yield mock
 
 
 def test_paths_and_full_urls_with_explicit_timeouts(http, upstream):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import responses
 
 from app import create_app
 from tests.support.openai_upstream import (
@@ -19,12 +18,6 @@ from tests.support.openai_upstream import (
     make_app,
     models_mapping,
 )
-
-
-@pytest.fixture
-def upstream():
-    with responses.RequestsMock() as mock:
-        yield mock
 
 
 @pytest.fixture

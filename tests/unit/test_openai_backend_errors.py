@@ -6,7 +6,6 @@ import logging
 
 import pytest
 import requests
-import responses
 from urllib3.exceptions import ReadTimeoutError
 
 from tests.support.openai_checks import check_error
@@ -17,12 +16,6 @@ from tests.support.openai_upstream import (
     chat_body,
     make_app,
 )
-
-
-@pytest.fixture
-def upstream():
-    with responses.RequestsMock() as mock:
-        yield mock
 
 
 @pytest.fixture

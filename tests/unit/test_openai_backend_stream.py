@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import responses
 
 from tests.support.openai_checks import check_chat_sse, check_error
 from tests.support.openai_upstream import (
@@ -22,12 +21,6 @@ from tests.support.openai_upstream import (
 )
 
 TEXTS = ("Héllo", " wörld ", "😀", " ✓")
-
-
-@pytest.fixture
-def upstream():
-    with responses.RequestsMock() as mock:
-        yield mock
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ from app.backends.anthropic.errors import response_error
 from app.backends.anthropic.request import DEFAULT_MAX_TOKENS, build_request
 from app.backends.anthropic.response import chat_completion
 from app.backends.anthropic.stream import StreamTranslator
-from app.backends.base import Backend, Call, Result, Stream
+from app.backends.base import Backend, Call, Result, Stream, missing_key_error
 from app.backends.http import UpstreamHTTP
-from app.errors import APIError, UpstreamError
+from app.errors import UpstreamError
 from config import secret_from_env
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -46,13 +46,7 @@ class AnthropicBackend(Backend):
 
     def _headers(self) -> dict[str, str]:
         if not self.api_key:
-            # Retryable, so that a fallback model on another backend can still answer.
-            raise APIError(
-                f"Upstream `{self.name}` has no API key: set the environment variable "
-                f"{self.key_env}.",
-                code="upstream_key_missing",
-                retryable=True,
-            )
+            raise missing_key_error(self.name, self.key_env)
         headers = {"x-api-key": self.api_key, "anthropic-version": self.version}
         if self.beta:
             headers["anthropic-beta"] = self.beta

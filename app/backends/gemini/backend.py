@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import requests
 
-from app.backends.base import Backend, Call, Result, Stream
+from app.backends.base import Backend, Call, Result, Stream, missing_key_error
 from app.backends.gemini import embeddings
 from app.backends.gemini.errors import response_error
 from app.backends.gemini.request import RequestOptions, build_request
@@ -20,7 +20,7 @@ from app.backends.gemini.stream import StreamTranslator
 from app.backends.gemini.tools import ThoughtSignatures
 from app.backends.http import UpstreamHTTP, passed_headers
 from app.backends.images import ImagePolicy
-from app.errors import APIError, UpstreamError
+from app.errors import UpstreamError
 from config import secret_from_env
 
 log = logging.getLogger(__name__)
@@ -132,13 +132,7 @@ class GeminiBackend(Backend):
 
     def _headers(self) -> dict[str, str]:
         if not self.api_key:
-            # Retryable, so that a fallback model on another backend can still answer.
-            raise APIError(
-                f"Upstream `{self.name}` has no API key: set the environment variable "
-                f"{self.key_env}.",
-                code="upstream_key_missing",
-                retryable=True,
-            )
+            raise missing_key_error(self.name, self.key_env)
         return {"x-goog-api-key": self.api_key}
 
     def _post(

@@ -96,10 +96,7 @@ def http_error(
     secrets: Iterable[str | None],
 ) -> APIError:
     """The error for an upstream non-2xx answer: its status kept (5xx → 502), body enveloped."""
-    try:
-        fields = error_fields(json.loads(content))
-    except (ValueError, RecursionError):
-        fields = ErrorFields(message=_snippet(content) or None)
+    fields = _fields(content)
     message = fields.message or f"Upstream `{name}` answered HTTP {status}."
     return status_error(
         status,
@@ -116,10 +113,7 @@ def reported_error(name: str, data: bytes, secrets: Iterable[str | None]) -> API
 
     Its status comes from a numeric `code`, else from its `type`, else 502.
     """
-    try:
-        fields = error_fields(json.loads(data))
-    except (ValueError, RecursionError):
-        fields = ErrorFields(message=_snippet(data) or None)
+    fields = _fields(data)
     status = 502
     if fields.code is not None and fields.code.isdigit() and 400 <= int(fields.code) < 600:
         status = int(fields.code)
@@ -135,6 +129,14 @@ def reported_error(name: str, data: bytes, secrets: Iterable[str | None]) -> API
         code=_client_code(fields.code),
         param=fields.param,
     )
+
+
+def _fields(body: bytes) -> ErrorFields:
+    """The error fields of an upstream body; a body that is not JSON is its own message."""
+    try:
+        return error_fields(json.loads(body))
+    except (ValueError, RecursionError):
+        return ErrorFields(message=_snippet(body) or None)
 
 
 def _client_code(code: str | None) -> str | None:
