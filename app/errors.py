@@ -104,5 +104,12 @@ class UpstreamError(APIError):
     status, type = 502, "server_error"
 
 
+class UpstreamOverloadedError(APIError):
+    """The provider says it is overloaded (Gemini UNAVAILABLE, Anthropic overloaded_error): 503,
+    as OpenAI answers when overloaded; clients retry it later."""
+
+    status, type = 503, "server_error"
+
+
 class UpstreamTimeoutError(APIError):
     status, type, code = 504, "timeout", "upstream_timeout"

@@ -150,7 +150,7 @@ def test_upstream_errors(plain_sdk):
         plain_sdk.chat.completions.create(
             model="gpt-4", messages=[{"role": "user", "content": "[unavailable]"}]
         )
-    assert overloaded.value.status_code == 502
+    assert overloaded.value.status_code == 503
     with pytest.raises(openai.AuthenticationError) as wrong:
         plain_sdk.chat.completions.create(model="wrong-key", messages=HI)
     assert wrong.value.code == "invalid_api_key"

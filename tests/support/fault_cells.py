@@ -98,7 +98,7 @@ def expected(fault: str, mode: str, stream: bool) -> Outcome:
 
 
 # provider: {fault: (non-stream, stream)} on the first attempt. Gemini maps the google.rpc
-# status of a JSON error (RESOURCE_EXHAUSTED → 429, INTERNAL / UNAVAILABLE → 502,
+# status of a JSON error (RESOURCE_EXHAUSTED → 429, INTERNAL → 502, UNAVAILABLE → 503,
 # DEADLINE_EXCEEDED → 504) and the HTTP status otherwise; Anthropic maps the error type
 # (rate_limit_error → 429, api_error → 502, timeout_error → 504, overloaded_error → 503) and
 # its own 529 → 503 even without a body.
@@ -120,7 +120,7 @@ PROVIDER_CELLS: dict[str, dict[str, tuple[Outcome, Outcome]]] = {
         "http_429": (_E429, _E429),
         "http_500": (_E502, _E502),
         "http_502": (_E502, _E502),
-        "http_503": (_E502, _E502),
+        "http_503": (_E503, _E503),
         "http_504": (_E504, _E504),
         "http_503_empty": (_E502, _E502),
         "http_502_html": (_E502, _E502),

@@ -42,7 +42,7 @@ CASES = [
      QUOTA, 429, "requests", "rate_limit_exceeded"),
     (500, "INTERNAL", "An internal error has occurred.", None, 502, "server_error", None),
     (503, "UNAVAILABLE", "The model is overloaded. Please try again later.",
-     None, 502, "server_error", None),
+     None, 503, "server_error", None),
     (504, "DEADLINE_EXCEEDED", "Deadline expired before operation could complete.",
      None, 504, "timeout", "upstream_timeout"),
     (499, "CANCELLED", "The operation was cancelled.", None, 499, "invalid_request_error", None),

@@ -17,6 +17,7 @@ from app.errors import (
     PermissionDeniedError,
     RateLimitError,
     UpstreamError,
+    UpstreamOverloadedError,
     UpstreamTimeoutError,
 )
 
@@ -38,7 +39,7 @@ TYPE_STATUS = {
 
 def _overloaded(message: str, headers: dict[str, str]) -> APIError:
     # 529 is Anthropic's own status; OpenAI clients know 503 as "try again later".
-    return APIError(message, status=503, type="server_error", headers=headers, retryable=True)
+    return UpstreamOverloadedError(message, headers=headers, retryable=True)
 
 
 def _not_found(message: str, headers: dict[str, str]) -> APIError:

@@ -19,6 +19,7 @@ from app.errors import (
     PermissionDeniedError,
     RateLimitError,
     UpstreamError,
+    UpstreamOverloadedError,
     UpstreamTimeoutError,
 )
 
@@ -34,7 +35,7 @@ STATUS_ERRORS: dict[str, _Factory] = {
     "NOT_FOUND": lambda m, h: NotFoundError(m, headers=h),
     "RESOURCE_EXHAUSTED": lambda m, h: RateLimitError(m, headers=h, retryable=True),
     "INTERNAL": lambda m, h: UpstreamError(m, headers=h, retryable=True),
-    "UNAVAILABLE": lambda m, h: UpstreamError(m, headers=h, retryable=True),
+    "UNAVAILABLE": lambda m, h: UpstreamOverloadedError(m, headers=h, retryable=True),
     "DEADLINE_EXCEEDED": lambda m, h: UpstreamTimeoutError(m, headers=h, retryable=True),
 }
 # ErrorInfo reasons that override the status (a bad key is reported as INVALID_ARGUMENT).
