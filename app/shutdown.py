@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import greenlet
@@ -69,23 +69,21 @@ class Drain:
             # A greenlet of its own: a signal handler must neither log nor block.
             gevent.spawn(self._end_waiting_at_deadline)
 
-    def guard(self, events: Iterable[T], exchange: observe.Exchange | None = None) -> Iterator[T]:
-        """Relay `events` until the deadline, then raise ShuttingDown."""
-        iterator = iter(events)
-        while True:
-            self._check(exchange)
-            current = greenlet.getcurrent()
-            self._waiting.add(current)
-            try:
-                event = next(iterator)
-            except StopIteration:
-                return
-            except ShuttingDown:
-                _mark(exchange)
-                raise
-            finally:
-                self._waiting.discard(current)
-            yield event
+    def next_event(self, events: Iterator[T], exchange: observe.Exchange | None = None) -> T:
+        """The next of `events` (StopIteration at their end); ShuttingDown past the deadline.
+
+        A call, not a generator around `events`: a stream resumes one generator less per event.
+        """
+        self._check(exchange)
+        current = greenlet.getcurrent()
+        self._waiting.add(current)
+        try:
+            return next(events)
+        except ShuttingDown:
+            _mark(exchange)
+            raise
+        finally:
+            self._waiting.discard(current)
 
     def _check(self, exchange: observe.Exchange | None) -> None:
         if self.expired:
@@ -120,12 +118,9 @@ def _gevent_patched() -> bool:
     return bool(monkey and monkey.is_module_patched("socket"))
 
 
-def guarded(events: Iterable[T]) -> Iterable[T]:
-    """`events` bound to the current app's drain (unchanged outside an app)."""
-    drain = current_app.extensions.get("gateway.drain") if has_app_context() else None
-    if drain is None:
-        return events
-    return drain.guard(events, observe.current())
+def current_drain() -> Drain | None:
+    """The drain of the current app's worker (None outside an app)."""
+    return current_app.extensions.get("gateway.drain") if has_app_context() else None
 
 
 def begin(app: Flask) -> None:

@@ -50,6 +50,8 @@ def summarise(paths: list[Path], top: int) -> str:
             continue
         for line in path.read_text().splitlines():
             stack, _, count = line.rpartition(" ")
+            if not count.isdigit():
+                continue  # py-spy read a frame while the worker was changing it
             frames = [_short(frame) for frame in stack.split(";")]
             n = int(count)
             samples += n

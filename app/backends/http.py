@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import http.client
 import logging
 import time
@@ -114,13 +115,7 @@ class UpstreamHTTP:
 
         A line longer than `max_response_bytes` (a stream that never ends its event) fails.
         """
-        pending = 0
-        for chunk in self._reads(response):
-            newline = chunk.rfind(b"\n")
-            pending = pending + len(chunk) if newline < 0 else len(chunk) - newline - 1
-            if pending > self.max_response_bytes:
-                raise self._too_large()
-            yield chunk
+        return self._reads(response, line_limit=self.max_response_bytes)
 
     def read_body(self, response: requests.Response) -> bytes:
         """The whole body of a (streamed) response, within `total_timeout` and
@@ -148,10 +143,16 @@ class UpstreamHTTP:
             parts.append(chunk)
         return b"".join(parts)
 
-    def _reads(self, response: requests.Response) -> Iterator[bytes]:
-        """Each read of the body as it returns, at most `_READ_SIZE` bytes."""
+    def _reads(self, response: requests.Response, line_limit: int | None = None) -> Iterator[bytes]:
+        """Each read of the body as it returns, at most `_READ_SIZE` bytes; with `line_limit`,
+        a line longer than that many bytes fails.
+
+        The one generator between a stream and its socket: every event of every stream
+        passes through it, so the line check is made here rather than in another layer.
+        """
         raw = response.raw
         wire = getattr(raw, "_fp", None)
+        pending = 0  # bytes since the last newline
         try:
             if isinstance(wire, http.client.HTTPResponse) and _identity(raw):
                 # The hot path of every stream: http.client's `read1` undoes the chunked
@@ -159,6 +160,8 @@ class UpstreamHTTP:
                 # urllib3's generators around the same reads.
                 read1 = wire.read1
                 while chunk := read1(_READ_SIZE):
+                    if line_limit is not None:
+                        pending = self._line_length(chunk, pending, line_limit)
                     yield chunk
                 if wire.length:
                     # `read1` reports a body cut short of its Content-Length as its end.
@@ -168,11 +171,14 @@ class UpstreamHTTP:
                 return
             if getattr(raw, "chunked", False) and raw.supports_chunked_reads():
                 # Yields each HTTP chunk as soon as it is complete (split when larger).
-                yield from response.iter_content(chunk_size=_READ_SIZE)
-                return
-            # Without chunked encoding `iter_content` would wait for a full buffer before
-            # yielding; `read1` returns whatever has arrived instead.
-            while chunk := raw.read1(_READ_SIZE, decode_content=True):
+                chunks = response.iter_content(chunk_size=_READ_SIZE)
+            else:
+                # Without chunked encoding `iter_content` would wait for a full buffer before
+                # yielding; `read1` returns whatever has arrived instead.
+                chunks = iter(functools.partial(raw.read1, _READ_SIZE, decode_content=True), b"")
+            for chunk in chunks:
+                if line_limit is not None:
+                    pending = self._line_length(chunk, pending, line_limit)
                 yield chunk
         except (
             requests.RequestException,
@@ -181,6 +187,14 @@ class UpstreamHTTP:
             OSError,
         ) as exc:
             raise self.transport_error(exc, started=True) from exc
+
+    def _line_length(self, chunk: bytes, pending: int, limit: int) -> int:
+        """Bytes since the last newline once `chunk` is added to `pending` (at most `limit`)."""
+        newline = chunk.rfind(b"\n")
+        pending = pending + len(chunk) if newline < 0 else len(chunk) - newline - 1
+        if pending > limit:
+            raise self._too_large()
+        return pending
 
     def _too_large(self) -> UpstreamError:
         log.warning("upstream %s failed: answer over %d bytes", self.name, self.max_response_bytes)
@@ -248,9 +262,10 @@ def _is_read_timeout(exc: Exception) -> bool:
 
 def passed_headers(response: requests.Response) -> dict[str, str]:
     """Rate-limit and retry headers of an upstream response, to forward to the client."""
+    headers = response.headers
     return {
-        name: value
-        for name, value in response.headers.items()
+        name: headers[name]
+        for name in headers
         if name.lower() in PASSED_HEADERS or name.lower().startswith(PASSED_PREFIXES)
     }
 

@@ -171,10 +171,15 @@ class LeanAdapter(HTTPAdapter):
         return request.path_url
 
     def build_response(self, req: requests.PreparedRequest, resp: Any) -> requests.Response:
-        """HTTPAdapter.build_response, parsing cookies only when the response sets some."""
+        """HTTPAdapter.build_response, parsing cookies only when the response sets some.
+
+        The headers are urllib3's own, already case-insensitive (requests copies them into a
+        CaseInsensitiveDict; `headers[name]` joins repeated headers the same way).
+        """
         response = requests.Response()
         response.status_code = getattr(resp, "status", None)
-        response.headers = CaseInsensitiveDict(getattr(resp, "headers", {}))
+        headers = getattr(resp, "headers", None)
+        response.headers = CaseInsensitiveDict() if headers is None else headers
         response.encoding = get_encoding_from_headers(response.headers)
         response.raw = resp
         response.reason = resp.reason

@@ -40,11 +40,17 @@ class EventStream:
     """
 
     def __init__(
-        self, stream: Stream, request_id: str, exchange: observe.Exchange | None = None
+        self,
+        stream: Stream,
+        request_id: str,
+        exchange: observe.Exchange | None = None,
+        drain: shutdown.Drain | None = None,
     ) -> None:
         self.stream = stream
         self.request_id = request_id
         self.exchange = exchange
+        # Past the shutdown grace period, the stream ends with an error event (app.shutdown).
+        self.drain = drain
         self.finished = False
         # The response this body belongs to: closing the body closes it too (see below).
         self.response: Response | None = None
@@ -71,8 +77,14 @@ class EventStream:
 
     def _generate(self) -> Iterator[bytes]:
         exchange = self.exchange
+        drain = self.drain
+        events = iter(self.stream.events)
         try:
-            for event in self.stream.events:
+            while True:
+                try:
+                    event = next(events) if drain is None else drain.next_event(events, exchange)
+                except StopIteration:
+                    break
                 if isinstance(event, bytes):
                     yield event
                 else:
@@ -135,10 +147,8 @@ class EventStreamResponse(Response):
 
 def sse_response(stream: Stream, headers: dict[str, str]) -> Response:
     """A `text/event-stream` response relaying `stream`."""
-    # Past the shutdown grace period, the stream ends with an error event (app.shutdown).
-    stream.events = shutdown.guarded(stream.events)
     return EventStreamResponse(
-        EventStream(stream, g.get("request_id", "-"), observe.current()),
+        EventStream(stream, g.get("request_id", "-"), observe.current(), shutdown.current_drain()),
         mimetype="text/event-stream",
         headers={**SSE_HEADERS, **stream.headers, **headers},
     )

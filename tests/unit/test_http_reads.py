@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.backends.http import UpstreamHTTP
+from app.backends.http import UpstreamHTTP, passed_headers
 from app.errors import UpstreamError, UpstreamTimeoutError
 
 CHUNKED = (
@@ -65,7 +65,10 @@ class Scripted:
 def _read_request(conn: socket.socket) -> bool:
     head = b""
     while b"\r\n\r\n" not in head:
-        data = conn.recv(65536)
+        try:
+            data = conn.recv(65536)
+        except ConnectionResetError:
+            return False  # the client gave up on the connection (closed it unread)
         if not data:
             return False
         head += data
@@ -168,6 +171,33 @@ def test_headers_and_events_larger_than_the_buffer_arrive_whole(serve):
     response = http.request("POST", "/s", data=b"{}", stream=True)
     assert response.headers["x-long"] == "h" * 6000
     assert b"".join(http.iter_bytes(response)) == event
+
+
+def test_a_stream_line_over_the_limit_fails_on_the_wire_and_short_lines_do_not(serve):
+    # Sent at once: the server is done writing when the gateway gives up on the stream.
+    long_line = [(chunk(b"data: " + b"x" * 400) * 3, 0)]
+    short_lines = [(chunk(b"data: " + b"y" * 90 + b"\n"), 0) for _ in range(20)]
+    http = serve(
+        [(CHUNKED, 0), *long_line, (b"0\r\n\r\n", 0)],
+        [(CHUNKED, 0), *short_lines, (b"0\r\n\r\n", 0)],
+        max_response_bytes=1000,
+    )
+    response = http.request("POST", "/s", data=b"{}", stream=True)
+    with pytest.raises(UpstreamError) as caught:
+        list(http.iter_bytes(response))
+    response.close()
+    assert caught.value.code == "upstream_response_too_large"
+    response = http.request("POST", "/s", data=b"{}", stream=True)
+    assert len(b"".join(http.iter_bytes(response))) == 1940
+
+
+def test_repeated_upstream_headers_are_read_case_insensitively_and_joined(serve):
+    head = b"HTTP/1.1 429 Too Many Requests\r\nContent-Length: 2\r\nX-RateLimit-Limit: 10\r\n"
+    head += b"x-ratelimit-limit: 20\r\nRetry-After: 3\r\n\r\n{}"
+    response = serve([(head, 0)]).request("POST", "/c", data=b"{}")
+    assert response.headers["X-RATELIMIT-LIMIT"] == "10, 20"
+    assert response.headers.get("retry-after") == "3" and "content-length" in response.headers
+    assert passed_headers(response) == {"X-RateLimit-Limit": "10, 20", "Retry-After": "3"}
 
 
 def test_an_upstream_that_closes_before_answering_is_a_disconnect_not_unreachable(serve):
