@@ -5,7 +5,8 @@ One epoll loop over raw non-blocking sockets (no HTTP library, no greenlets), so
 200, carries exactly the expected number of `chat.completion.chunk` events, no error event, and
 ends with `data: [DONE]` before the deadline.
 
-Run: `python bench/streams.py --port 8000 --streams 1000 --key KEY [--chunks 50]`.
+Run: `python bench/streams.py --port 8000 --streams 1000 --key KEY [--chunks 50]
+[--prompt-bytes 200000]`.
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ _END = b"\r\n0\r\n\r\n"
 class Stream:
     """One streamed request: when it was sent and when each chunk arrived."""
 
-    __slots__ = ("sock", "request", "sent", "head", "status", "pending", "times", "done", "end")
+    __slots__ = ("sock", "unsent", "sent", "head", "status", "pending", "times", "done", "end")
 
     def __init__(self, sock: socket.socket, request: bytes) -> None:
         self.sock = sock
-        self.request = request
+        self.unsent = memoryview(request)  # what is left to send of the request
         self.sent = 0.0
         self.head = b""
         self.status = 0
@@ -39,14 +40,18 @@ class Stream:
         self.end: str | None = None  # None while open; "ok" or the reason it failed
 
 
-def request_bytes(path: str, model: str, key: str) -> bytes:
-    """The raw HTTP/1.1 request of one stream."""
+def request_bytes(path: str, model: str, key: str, prompt_bytes: int = 0) -> bytes:
+    """The raw HTTP/1.1 request of one stream; its prompt padded to `prompt_bytes` if longer."""
+    prompt = "Tell me a short story about a fox."
+    if prompt_bytes > len(prompt):
+        # A long conversation pasted in: the size of what agents and RAG apps send.
+        prompt += (" Here is more context." * prompt_bytes)[: prompt_bytes - len(prompt)]
     body = json.dumps(
         {
             "model": model,
             "messages": [
                 {"role": "system", "content": "You are a helpful assistant."},
-                {"role": "user", "content": "Tell me a short story about a fox."},
+                {"role": "user", "content": prompt},
             ],
             "stream": True,
             "temperature": 0.7,
@@ -86,7 +91,7 @@ def _receive(stream: Stream, data: bytes, now: float) -> None:
 
 def run(args: argparse.Namespace) -> dict:
     """Open every stream, relay events until all ended or the deadline, and summarise."""
-    request = request_bytes(args.path, args.model, args.key)
+    request = request_bytes(args.path, args.model, args.key, args.prompt_bytes)
     epoll = select.epoll()
     streams: dict[int, Stream] = {}
     started = time.perf_counter()
@@ -102,13 +107,17 @@ def run(args: argparse.Namespace) -> dict:
         for fd, mask in epoll.poll(0.5):
             stream = streams[fd]
             now = time.perf_counter()
-            if not stream.sent:
+            if stream.unsent:
                 if mask & (select.EPOLLERR | select.EPOLLHUP):
                     stream.end = "connect failed"
                 else:
-                    stream.sent = now
-                    stream.sock.send(stream.request)
-                    epoll.modify(fd, select.EPOLLIN)
+                    stream.sent = stream.sent or now
+                    try:
+                        stream.unsent = stream.unsent[stream.sock.send(stream.unsent) :]
+                    except (BlockingIOError, InterruptedError):
+                        pass
+                    if not stream.unsent:
+                        epoll.modify(fd, select.EPOLLIN)
                     continue
             else:
                 try:
@@ -197,6 +206,7 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=50)
     parser.add_argument("--interval", type=float, default=0.02)
     parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--prompt-bytes", type=int, default=0, help="pad the prompt to this")
     args = parser.parse_args()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

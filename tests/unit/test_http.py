@@ -98,6 +98,21 @@ def test_read_body_maps_failures(http, upstream):
         http.read_body(response)
 
 
+@pytest.mark.parametrize(
+    "kwargs", [{"data": b'{"p":"' + b"x" * 5000 + b'"}'}, {"json_body": {"p": "x"}}]
+)
+def test_a_stream_sends_its_whole_body_and_then_lets_it_go(http, upstream, kwargs):
+    upstream.post(BASE + "/s", body=b"data: [DONE]\n\n", content_type="text/event-stream")
+    upstream.post(BASE + "/c", json={})
+    streamed = http.request("POST", "/s", stream=True, **kwargs)
+    whole = http.request("POST", "/c", **kwargs)
+    sent = upstream.calls[0].request.body
+    assert sent and sent == upstream.calls[1].request.body
+    assert streamed.request.body is None and whole.request.body == sent
+    assert streamed.request.headers["Content-Length"] == str(len(sent))
+    assert b"".join(http.iter_bytes(streamed)) == b"data: [DONE]\n\n"
+
+
 def test_passed_headers_keep_only_rate_limit_and_retry_headers(upstream, http):
     headers = {
         "Retry-After": "2",

@@ -173,6 +173,18 @@ def test_headers_and_events_larger_than_the_buffer_arrive_whole(serve):
     assert b"".join(http.iter_bytes(response)) == event
 
 
+def test_a_stream_keeps_no_reference_to_its_request_body(serve):
+    # A stream lasts as long as its answer; a long prompt must not stay in memory that long.
+    http = serve([(CHUNKED, 0), (chunk(b"data: [DONE]\n\n"), 0.05), (b"0\r\n\r\n", 0)])
+    prompt = b'{"messages":"' + b"x" * 100_000 + b'"}'
+    references = sys.getrefcount(prompt)
+    response = http.request("POST", "/s", data=prompt, stream=True)
+    assert sys.getrefcount(prompt) == references
+    assert response.request.body is None
+    assert response.request.headers["Content-Length"] == str(len(prompt))
+    assert b"".join(http.iter_bytes(response)) == b"data: [DONE]\n\n"
+
+
 def test_a_stream_line_over_the_limit_fails_on_the_wire_and_short_lines_do_not(serve):
     # Sent at once: the server is done writing when the gateway gives up on the stream.
     long_line = [(chunk(b"data: " + b"x" * 400) * 3, 0)]
