@@ -191,7 +191,7 @@ class UpstreamHTTP:
             raise self.transport_error(exc, started=True) from exc
 
     def _line_length(self, chunk: bytes, pending: int, limit: int) -> int:
-        """Bytes since the last newline once `chunk` is added to `pending` (at most `limit`)."""
+        """Bytes since the last newline once `chunk` is added to `pending`; over `limit` fails."""
         newline = chunk.rfind(b"\n")
         pending = pending + len(chunk) if newline < 0 else len(chunk) - newline - 1
         if pending > limit:
