@@ -264,9 +264,14 @@ def _is_read_timeout(exc: Exception) -> bool:
 
 def _without_body(sent: requests.PreparedRequest) -> requests.PreparedRequest:
     """`sent` without its body. A stream lives as long as its answer, and its response would
-    keep the whole prompt in memory all that time (1,000 streams of 200 KB prompts: 200 MB)."""
-    kept = sent.copy()
-    kept.body = None
+    keep the whole prompt in memory all that time (1,000 streams of 200 KB prompts: 200 MB).
+
+    The rest is shared, not copied as `PreparedRequest.copy` does (headers and cookie jar):
+    nothing changes a request once it is sent.
+    """
+    kept = requests.PreparedRequest()
+    kept.method, kept.url, kept.headers = sent.method, sent.url, sent.headers
+    kept._cookies, kept.hooks = sent._cookies, sent.hooks
     return kept
 
 
