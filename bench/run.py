@@ -162,11 +162,10 @@ class Meter:
         )
 
 
-def streams(port: int, count: int, pids: list[int] | None = None, prompt_bytes: int = 0) -> dict:
+def streams(port: int, count: int, pids: list[int] | None = None) -> dict:
     """bench/streams.py with `count` streams; with `pids`, their peak RSS and PSS meanwhile."""
     argv = [PYTHON, str(BENCH / "streams.py"), "--port", str(port), "--streams", str(count)]
     argv += ["--key", KEY, "--model", MODEL, "--timeout", "60"]
-    argv += ["--prompt-bytes", str(prompt_bytes)]
     peak = {"rss": 0, "pss": 0}
     stop = threading.Event()
 

@@ -45,7 +45,8 @@ def request_bytes(path: str, model: str, key: str, prompt_bytes: int = 0) -> byt
     prompt = "Tell me a short story about a fox."
     if prompt_bytes > len(prompt):
         # A long conversation pasted in: the size of what agents and RAG apps send.
-        prompt += (" Here is more context." * prompt_bytes)[: prompt_bytes - len(prompt)]
+        filler = " Here is more context."
+        prompt += (filler * (prompt_bytes // len(filler) + 1))[: prompt_bytes - len(prompt)]
     body = json.dumps(
         {
             "model": model,
