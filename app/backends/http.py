@@ -19,9 +19,6 @@ from app.errors import APIError, UpstreamError, UpstreamTimeoutError
 
 log = logging.getLogger(__name__)
 
-# Upstream response headers worth passing on to the client.
-PASSED_HEADERS = ("retry-after", "retry-after-ms")
-PASSED_PREFIXES = ("x-ratelimit-",)
 # Largest single read from a body; smaller reads return as soon as anything has arrived.
 _READ_SIZE = 64 * 1024
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
@@ -156,22 +153,13 @@ class UpstreamHTTP:
         wire = getattr(raw, "_fp", None)
         pending = 0  # bytes since the last newline
         try:
-            if isinstance(wire, http.client.HTTPResponse) and _identity(raw):
+            wire_reads = isinstance(wire, http.client.HTTPResponse) and _identity(raw)
+            if wire_reads:
                 # The hot path of every stream: http.client's `read1` undoes the chunked
                 # framing and returns whatever has arrived, one call per read instead of
                 # urllib3's generators around the same reads.
-                read1 = wire.read1
-                while chunk := read1(_READ_SIZE):
-                    if line_limit is not None:
-                        pending = self._line_length(chunk, pending, line_limit)
-                    yield chunk
-                if wire.length:
-                    # `read1` reports a body cut short of its Content-Length as its end.
-                    raise http.client.IncompleteRead(b"", wire.length)
-                # The body was read to its end: the connection goes back to the pool.
-                raw.release_conn()
-                return
-            if getattr(raw, "chunked", False) and raw.supports_chunked_reads():
+                chunks = iter(functools.partial(wire.read1, _READ_SIZE), b"")
+            elif getattr(raw, "chunked", False) and raw.supports_chunked_reads():
                 # Yields each HTTP chunk as soon as it is complete (split when larger).
                 chunks = response.iter_content(chunk_size=_READ_SIZE)
             else:
@@ -182,6 +170,12 @@ class UpstreamHTTP:
                 if line_limit is not None:
                     pending = self._line_length(chunk, pending, line_limit)
                 yield chunk
+            if wire_reads:
+                if wire.length:
+                    # `read1` reports a body cut short of its Content-Length as its end.
+                    raise http.client.IncompleteRead(b"", wire.length)
+                # The body was read to its end: the connection goes back to the pool.
+                raw.release_conn()
         except (
             requests.RequestException,
             urllib3.exceptions.HTTPError,
@@ -273,48 +267,3 @@ def _without_body(sent: requests.PreparedRequest) -> requests.PreparedRequest:
     kept.method, kept.url, kept.headers = sent.method, sent.url, sent.headers
     kept._cookies, kept.hooks = sent._cookies, sent.hooks
     return kept
-
-
-def passed_headers(response: requests.Response) -> dict[str, str]:
-    """Rate-limit and retry headers of an upstream response, to forward to the client."""
-    headers = response.headers
-    return {
-        name: headers[name]
-        for name in headers
-        if name.lower() in PASSED_HEADERS or name.lower().startswith(PASSED_PREFIXES)
-    }
-
-
-def status_error(
-    upstream_status: int,
-    message: str,
-    *,
-    type: str | None = None,
-    code: str | None = None,
-    param: str | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> APIError:
-    """The client-facing error for an upstream HTTP failure.
-
-    4xx keeps its status; only 429 is retryable; 5xx becomes 502 (retryable); anything else 502.
-    """
-    if 400 <= upstream_status < 500:
-        default_type = "requests" if upstream_status == 429 else "invalid_request_error"
-        return APIError(
-            message,
-            status=upstream_status,
-            type=type or default_type,
-            code=code
-            if code is not None
-            else ("rate_limit_exceeded" if upstream_status == 429 else None),
-            param=param,
-            headers=dict(headers or {}),
-            retryable=upstream_status == 429,
-        )
-    return UpstreamError(
-        message,
-        type=type if type not in (None, "invalid_request_error") else "server_error",
-        code=code,
-        headers=dict(headers or {}),
-        retryable=True,
-    )

@@ -8,7 +8,8 @@ import pytest
 import requests
 from urllib3.exceptions import ReadTimeoutError
 
-from app.backends.http import UpstreamHTTP, passed_headers, status_error
+from app.backends.http import UpstreamHTTP
+from app.backends.upstream_status import passed_headers, status_error
 from app.errors import UpstreamError, UpstreamTimeoutError
 from tests.support.openai_upstream import trickle
 

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.backends.http import UpstreamHTTP, passed_headers
+from app.backends.http import UpstreamHTTP
+from app.backends.upstream_status import passed_headers
 from app.errors import UpstreamError, UpstreamTimeoutError
 
 CHUNKED = (

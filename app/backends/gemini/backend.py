@@ -18,8 +18,9 @@ from app.backends.gemini.request import RequestOptions, build_request
 from app.backends.gemini.response import chat_completion
 from app.backends.gemini.stream import StreamTranslator
 from app.backends.gemini.tools import ThoughtSignatures
-from app.backends.http import UpstreamHTTP, passed_headers
+from app.backends.http import UpstreamHTTP
 from app.backends.images import ImagePolicy
+from app.backends.upstream_status import passed_headers
 from app.errors import UpstreamError
 from config import secret_from_env
 

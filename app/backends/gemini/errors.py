@@ -10,7 +10,7 @@ from typing import Any
 
 import requests
 
-from app.backends.http import passed_headers, status_error
+from app.backends.upstream_status import passed_headers, status_error
 from app.errors import (
     APIError,
     AuthenticationError,

@@ -11,10 +11,11 @@ from typing import Any, cast
 import requests
 
 from app.backends.base import Backend, Call, ExactJSON, Result, Stream
-from app.backends.http import UpstreamHTTP, passed_headers
+from app.backends.http import UpstreamHTTP
 from app.backends.openai.discovery import ModelListCache, model_objects
 from app.backends.openai.errors import http_error, reported_error
 from app.backends.openai.stream import ModelRewriter, UsageCounter, relay
+from app.backends.upstream_status import passed_headers
 from app.errors import APIError, UpstreamError
 from config import secret_from_env
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from app.backends.http import status_error
+from app.backends.upstream_status import status_error
 from app.errors import APIError
 
 # Keys that upstreams echo half-masked, e.g. "sk-proj-****************abcd".

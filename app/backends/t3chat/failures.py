@@ -7,9 +7,9 @@ from typing import Any
 
 import requests
 
-from app.backends.http import passed_headers, status_error
 from app.backends.t3chat.credentials import Credentials
 from app.backends.t3chat.parse import LoginPage, ProtocolError
+from app.backends.upstream_status import passed_headers, status_error
 from app.errors import APIError, AuthenticationError, PermissionDeniedError, UpstreamError
 
 REFRESH_HINT = (
