@@ -11,6 +11,7 @@ import pytest
 from langchain_openai import ChatOpenAI
 
 from tests.conftest import CLIENT_KEY
+from tests.support.fault_cells import start_faulty_upstream
 from tests.support.recording import RecordingTransport
 from tests.support.servers import gunicorn_app
 
@@ -75,3 +76,14 @@ def endless(tmp_path_factory):
     server.wait_ready("/health")
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def faulty_upstream(request, tmp_path_factory, secret_scan):
+    """The faulty upstream (tests/fakes/faulty_upstream.py) on a free port, one per module; what
+    it printed is scanned for secrets (its `http_401` and `http_400` answers quote the key they
+    got)."""
+    server = start_faulty_upstream(tmp_path_factory.mktemp("faulty"))
+    yield server
+    server.stop()
+    secret_scan.add(f"faulty upstream output ({request.module.__name__})", server.output())

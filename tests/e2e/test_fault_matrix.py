@@ -29,7 +29,6 @@ from tests.support.fault_cells import (
     check_wall_time,
     expected,
     run_cell,
-    start_faulty_upstream,
     wall_bound,
 )
 from tests.support.secret_scan import CLIENT_SECRET, PROVIDER_SECRET
@@ -52,28 +51,19 @@ HUGE_GROWTH_KB = 40 * 1024
 
 
 @pytest.fixture(scope="module")
-def upstream(tmp_path_factory, secret_scan):
-    """The faulty upstream on a free port."""
-    server = start_faulty_upstream(tmp_path_factory.mktemp("faulty"))
-    yield server
-    server.stop()
-    secret_scan.add("faulty upstream output", server.output())
-
-
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory, upstream, secret_scan):
+def gateway(tmp_path_factory, faulty_upstream, secret_scan):
     """One gateway worker routing `first/*`, `retry/*` and `fallback/*` to the faulty upstream."""
     faulty = {
         "type": "openai",
-        "base_url": f"{upstream.url}/v1",
+        "base_url": f"{faulty_upstream.url}/v1",
         "api_key_env": "FAULTY_UPSTREAM_KEY",
         "pool_size": POOL_SIZE,
         "max_response_bytes": MAX_RESPONSE_BYTES,
         **TIMEOUTS,
     }
     refused = {**faulty, "base_url": f"http://127.0.0.1:{free_port()}/v1"}
-    gemini = {**faulty, "type": "gemini", "base_url": f"{upstream.url}/v1beta"}
-    anthropic = {**faulty, "type": "anthropic", "base_url": upstream.url}
+    gemini = {**faulty, "type": "gemini", "base_url": f"{faulty_upstream.url}/v1beta"}
+    anthropic = {**faulty, "type": "anthropic", "base_url": faulty_upstream.url}
     closed = f"http://127.0.0.1:{free_port()}"
     models = {
         "backends": {
@@ -123,9 +113,9 @@ def gateway(tmp_path_factory, upstream, secret_scan):
     secret_scan.add("fault matrix gateway output", server.output())
 
 
-def pooled(gateway, upstream) -> int:
+def pooled(gateway, faulty_upstream) -> int:
     """Connections the gateway worker holds to the faulty upstream right now."""
-    return procinfo.connections_to(gateway.worker, upstream.port)
+    return procinfo.connections_to(gateway.worker, faulty_upstream.port)
 
 
 def healthy_request(gateway) -> requests.Response:
@@ -170,7 +160,7 @@ def run_fault(gateway, fault: str, secret_scan) -> list[str]:
 
 
 @pytest.mark.parametrize("fault", [*ALL_FAULTS, "refuse"])
-def test_fault(gateway, upstream, fault, secret_scan):
+def test_fault(gateway, faulty_upstream, fault, secret_scan):
     rss_before = procinfo.rss_kb(gateway.worker)
     failures = run_fault(gateway, fault, secret_scan)
     assert not failures, "\n".join(failures)
@@ -178,14 +168,14 @@ def test_fault(gateway, upstream, fault, secret_scan):
         growth = procinfo.rss_kb(gateway.worker) - rss_before
         assert growth < HUGE_GROWTH_KB, f"worker grew by {growth} KiB reading huge answers"
     # Connections return to the pool or are closed; never more than the pool keeps.
-    held = procinfo.settle(lambda: pooled(gateway, upstream), lambda n: n <= POOL_SIZE)
+    held = procinfo.settle(lambda: pooled(gateway, faulty_upstream), lambda n: n <= POOL_SIZE)
     assert held <= POOL_SIZE, f"{held} connections to the upstream after {fault}"
     assert procinfo.children(gateway.proc.pid) == [gateway.worker], "the worker was replaced"
     response = healthy_request(gateway)
     assert response.status_code == 200, response.text
 
 
-def test_repeated_rounds_hold_no_more_connections_or_fds(gateway, upstream, secret_scan):
+def test_repeated_rounds_hold_no_more_connections_or_fds(gateway, faulty_upstream, secret_scan):
     slow = ("hang", "stall", "drip", "slow", "huge")
     # The HTML and plain-text error pages take the path of the JSON errors: left out for speed.
     quick = [f for f in ALL_FAULTS if f not in slow and not f.endswith(("_html", "_text"))]
@@ -193,7 +183,7 @@ def test_repeated_rounds_hold_no_more_connections_or_fds(gateway, upstream, secr
     def round_trip() -> tuple[int, int]:
         for fault in quick:
             assert not run_fault(gateway, fault, secret_scan)
-        held = procinfo.settle(lambda: pooled(gateway, upstream), lambda n: n <= POOL_SIZE)
+        held = procinfo.settle(lambda: pooled(gateway, faulty_upstream), lambda n: n <= POOL_SIZE)
         return held, procinfo.fd_count(gateway.worker)
 
     first_held, first_fds = round_trip()
@@ -214,7 +204,7 @@ PROVIDER_GROUPS = [
 @pytest.mark.parametrize(
     "group", PROVIDER_GROUPS, ids=["+".join(f"{p}-{f}" for p, f in g) for g in PROVIDER_GROUPS]
 )
-def test_provider_fault(gateway, upstream, group, secret_scan):
+def test_provider_fault(gateway, faulty_upstream, group, secret_scan):
     cells: list[Cell] = []
     for provider, fault in group:
         json_outcome, stream_outcome = PROVIDER_CELLS[provider][fault]
@@ -226,7 +216,7 @@ def test_provider_fault(gateway, upstream, group, secret_scan):
     assert not failures, "\n".join(failures)
     # Three backends (openai, gemini, anthropic) each keep a pool to the upstream.
     limit = 3 * POOL_SIZE
-    held = procinfo.settle(lambda: pooled(gateway, upstream), lambda n: n <= limit)
+    held = procinfo.settle(lambda: pooled(gateway, faulty_upstream), lambda n: n <= limit)
     assert held <= limit, f"{held} connections to the upstream after {group}"
     assert procinfo.children(gateway.proc.pid) == [gateway.worker], "the worker was replaced"
     for provider in sorted({p for p, _ in group}):

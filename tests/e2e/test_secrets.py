@@ -16,7 +16,6 @@ import pytest
 import requests
 import yaml
 
-from tests.support.fault_cells import start_faulty_upstream
 from tests.support.secret_scan import CLIENT_SECRET, PROVIDER_SECRET
 from tests.support.servers import ServerProcess, free_port, procfile_command
 
@@ -28,16 +27,7 @@ HI = [{"role": "user", "content": "hi"}]
 
 
 @pytest.fixture(scope="module")
-def upstream(tmp_path_factory, secret_scan):
-    """The faulty upstream: its `http_401` and `http_400` answers quote the key they got."""
-    server = start_faulty_upstream(tmp_path_factory.mktemp("faulty"))
-    yield server
-    server.stop()
-    secret_scan.add("secrets upstream output", server.output())
-
-
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory, upstream, secret_scan):
+def gateway(tmp_path_factory, faulty_upstream, secret_scan):
     """A gateway with the leaky backend, an echoing upstream and a forwarding backend."""
     tmp = tmp_path_factory.mktemp("secrets")
     keys = {
@@ -49,7 +39,8 @@ def gateway(tmp_path_factory, upstream, secret_scan):
             },
         ]
     }
-    upstream_options = {"type": "openai", "base_url": f"{upstream.url}/v1", "read_timeout": 5}
+    base_url = f"{faulty_upstream.url}/v1"
+    upstream_options = {"type": "openai", "base_url": base_url, "read_timeout": 5}
     models = {
         "backends": {
             "leaky": {"type": "leaky", "api_key_env": "SECRETS_PROVIDER_KEY"},
