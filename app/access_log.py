@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 
-from app import observe
+from app import observe, redaction
 
 LOGGER_NAME = "gateway.requests"
 FORMATS = ("json", "text")
@@ -100,7 +100,7 @@ def _remember_request(response: Response) -> Response:
         exchange.extra[_REQUEST] = {
             "method": request.method,
             # The path only: a query string may carry anything, keys included.
-            "path": _text(request.path),
+            "path": redaction.shown(request.path, _MAX_TEXT),
             "client": request.remote_addr,
         }
     return response

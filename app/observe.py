@@ -15,6 +15,8 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 
+from app import redaction
+
 log = logging.getLogger(__name__)
 
 Observer = Callable[["Exchange"], None]
@@ -70,7 +72,7 @@ def note_model(body: dict[str, Any]) -> None:
     exchange = current()
     model = body.get("model")
     if exchange is not None and isinstance(model, str):
-        exchange.model = model[:_MAX_MODEL]
+        exchange.model = model
 
 
 def add_observer(app: Flask, observer: Observer) -> None:
@@ -89,6 +91,12 @@ def _finish_later(response: Response) -> Response:
     if exchange is None:
         return response
     exchange.status = response.status_code
+    # Client-chosen names may hold anything, keys included: scrubbed while the request's own
+    # token is still known (a stream's log line is written after the request context ends).
+    if exchange.model is not None:
+        exchange.model = redaction.shown(exchange.model, _MAX_MODEL)
+    if exchange.upstream_model is not None:
+        exchange.upstream_model = redaction.shown(exchange.upstream_model, _MAX_MODEL)
     key = g.get("client_key")
     exchange.key_name = getattr(key, "name", None)
     observers = list(current_app.extensions.get("gateway.observers", ()))

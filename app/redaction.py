@@ -32,7 +32,8 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def _current_secrets() -> list[str]:
+def current_secrets() -> list[str]:
+    """The secrets known now: the app's, and during a request the client's bearer token."""
     secrets = list(_SECRETS)
     if has_request_context():
         token = g.get("client_token")
@@ -41,10 +42,18 @@ def _current_secrets() -> list[str]:
     return secrets
 
 
+def shown(text: str, limit: int) -> str:
+    """`text` scrubbed of the secrets known now, then cut to `limit` characters.
+
+    In this order: a secret cut in two would no longer be found, and its first part would stay.
+    """
+    return scrub(text, current_secrets())[:limit]
+
+
 def _scrubbed_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
     """The log record factory: the standard record, with its message and trace scrubbed."""
     record = _previous_factory(*args, **kwargs)
-    secrets = _current_secrets()
+    secrets = current_secrets()
     if not secrets:
         return record
     try:

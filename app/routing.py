@@ -96,18 +96,24 @@ class ModelRegistry:
                         f"model `{entry.id}` falls back to `{fallback}`, which no entry routes"
                     ) from exc
 
-    def resolve(self, name: str) -> Route:
-        """Return the route for a requested model name, or raise ModelNotFoundError."""
+    def entry_for(self, name: str) -> ModelEntry:
+        """The entry that routes a requested model name, or raise ModelNotFoundError."""
         entry = self.exact.get(name)
         if entry is not None:
-            return self._route(entry, name, entry.upstream_model or name)
+            return entry
         for entry in self.patterns:
             if fnmatch.fnmatchcase(name, entry.id):
-                upstream = name
-                if entry.strip_prefix and upstream.startswith(entry.strip_prefix):
-                    upstream = upstream[len(entry.strip_prefix) :]
-                return self._route(entry, name, entry.upstream_model or upstream)
+                return entry
         raise ModelNotFoundError(name)
+
+    def resolve(self, name: str) -> Route:
+        """Return the route for a requested model name, or raise ModelNotFoundError."""
+        entry = self.entry_for(name)
+        upstream = name
+        # Only a pattern's match is rewritten: an exact id names its upstream model as it is.
+        if entry.is_pattern and entry.strip_prefix and upstream.startswith(entry.strip_prefix):
+            upstream = upstream[len(entry.strip_prefix) :]
+        return self._route(entry, name, entry.upstream_model or upstream)
 
     def chain(self, name: str) -> list[Route]:
         """The route for `name` followed by the routes of its fallbacks, in order."""

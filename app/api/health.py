@@ -1,6 +1,6 @@
 """Health blueprint: `GET /health` and the `GET /` welcome; no key needed."""
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 
 from app import __version__, gateway
 
@@ -24,6 +24,13 @@ def index() -> Response:
             "version": __version__,
             "message": "OpenAI-compatible API gateway. Point your client's base_url at /v1.",
             "api": "/v1",
-            "endpoints": ["/v1/chat/completions", "/v1/models", "/health"],
+            "endpoints": [*_api_paths(), "/health"],
         }
     )
+
+
+def _api_paths() -> list[str]:
+    """The `/v1` paths the app serves, read from its URL map so the list cannot go stale."""
+    # Paths with a parameter (`/v1/models/<id>`) are reached from the plain ones they extend.
+    rules = current_app.url_map.iter_rules()
+    return sorted({r.rule for r in rules if r.rule.startswith("/v1/") and not r.arguments})

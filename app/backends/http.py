@@ -14,7 +14,7 @@ import urllib3.exceptions
 from urllib3.exceptions import ReadTimeoutError
 
 from app import __version__
-from app.backends.prepared import LeanAdapter, PreparedSender
+from app.backends.prepared import LeanAdapter, NoCookies, PreparedSender, without_body
 from app.errors import APIError, UpstreamError, UpstreamTimeoutError
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,10 @@ DEFAULT_TOTAL_TIMEOUT = 600.0
 # Keep-alive connections kept per upstream per worker: as many as a worker has streams open
 # at once under heavy load, so that a burst does not end in a wave of reconnections.
 DEFAULT_POOL_SIZE = 1000
+# What is read of a body after its complete answer, so the connection can serve again; past
+# either bound it is closed instead. Short: the client's own response ends only after it.
+FINISH_SECONDS = 0.25
+FINISH_BYTES = 64 * 1024
 
 
 class UpstreamHTTP:
@@ -51,6 +55,8 @@ class UpstreamHTTP:
         self.session = requests.Session()
         # Proxies and .netrc from the environment must not silently reroute provider traffic.
         self.session.trust_env = False
+        # Shared by every client: a cookie set for one must never go out with another's calls.
+        self.session.cookies.set_policy(NoCookies())
         adapter = LeanAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
@@ -58,7 +64,7 @@ class UpstreamHTTP:
         self.session.headers.update(
             {str(k): str(v) for k, v in (options.get("headers") or {}).items()}
         )
-        # Hot path: requests prepared from cached templates (same headers, cookies, body).
+        # Hot path: requests prepared from cached templates (same headers, no cookies).
         self.sender = PreparedSender(self.session)
 
     def request(
@@ -106,7 +112,7 @@ class UpstreamHTTP:
             # requests' own cache of a read body, so `.content` and `.json()` work as usual.
             response._content = body
         elif response.request is not None and response.request.body:
-            response.request = _without_body(response.request)
+            response.request = without_body(response.request)
         return response
 
     def iter_bytes(self, response: requests.Response) -> Iterator[bytes]:
@@ -115,6 +121,33 @@ class UpstreamHTTP:
         A line longer than `max_response_bytes` (a stream that never ends its event) fails.
         """
         return self._reads(response, line_limit=self.max_response_bytes)
+
+    def finish(self, response: requests.Response, reads: Iterator[bytes]) -> None:
+        """End a stream whose answer is complete, `reads` being what is left of `iter_bytes`.
+
+        The rest of the body (normally just its end) is read if it ends within
+        `FINISH_SECONDS` and `FINISH_BYTES`, and the connection goes back to the pool; else
+        (a stall, pings, more data) it is closed: unread body must never meet the next request.
+        """
+        raw = response.raw
+        sock = getattr(getattr(raw, "connection", None), "sock", None)
+        if sock is not None:
+            # Instead of `read_timeout`; urllib3 sets it again before the next request.
+            sock.settimeout(FINISH_SECONDS)
+        wire = getattr(raw, "_fp", None)
+        try:
+            if isinstance(wire, http.client.HTTPResponse) and _identity(raw):
+                # From the wire, past `reads`: a stall here is routine, not worth its warning.
+                rest = iter(functools.partial(wire.read1, _READ_SIZE), b"")
+                ended = _ends_soon(rest) and not wire.length
+                if ended:
+                    raw.release_conn()
+            else:
+                ended = _ends_soon(reads)
+        except (APIError, http.client.HTTPException, OSError):
+            ended = False
+        if not ended:
+            response.close()
 
     def read_body(self, response: requests.Response) -> bytes:
         """The whole body of a (streamed) response, within `total_timeout` and
@@ -241,6 +274,17 @@ def _identity(raw: Any) -> bool:
     return not coding or coding.strip().lower() == "identity"
 
 
+def _ends_soon(chunks: Iterator[bytes]) -> bool:
+    """True when `chunks` end within `FINISH_SECONDS` and `FINISH_BYTES` (read meanwhile)."""
+    deadline = time.monotonic() + FINISH_SECONDS
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > FINISH_BYTES or time.monotonic() > deadline:
+            return False
+    return True
+
+
 def _dropped_before_answer(exc: Exception) -> bool:
     """True when the connection was open but closed (or reset) before the status line came."""
     # requests reports it as a ConnectionError around urllib3's "Connection aborted."; a
@@ -254,16 +298,3 @@ def _is_read_timeout(exc: Exception) -> bool:
         return True
     # requests reports a read timeout while reading the body as a ConnectionError.
     return bool(exc.args) and isinstance(exc.args[0], ReadTimeoutError)
-
-
-def _without_body(sent: requests.PreparedRequest) -> requests.PreparedRequest:
-    """`sent` without its body. A stream lives as long as its answer, and its response would
-    keep the whole prompt in memory all that time (1,000 streams of 200 KB prompts: 200 MB).
-
-    The rest is shared, not copied as `PreparedRequest.copy` does (headers and cookie jar):
-    nothing changes a request once it is sent.
-    """
-    kept = requests.PreparedRequest()
-    kept.method, kept.url, kept.headers = sent.method, sent.url, sent.headers
-    kept._cookies, kept.hooks = sent._cookies, sent.hooks
-    return kept

@@ -5,8 +5,9 @@
 the common call (a bytes body, no params, no session auth, hooks or proxies) the merged
 request without its body is prepared once by the session itself and kept as a template;
 each call copies it, adds the body and goes straight to the session's adapter, as
-`Session.send` would, cookies included. `LeanAdapter` likewise keeps the connection pool of
-each upstream instead of looking it up again, parses cookies only when there are some, and
+`Session.send` would. Upstream sessions keep no cookies (`NoCookies`), so templates carry
+none and nothing is stored from a response. `LeanAdapter` likewise keeps the connection pool
+of each upstream instead of looking it up again, parses cookies only when there are some, and
 uses the leaner connections of `app.backends.connections`.
 """
 
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from time import perf_counter, time
+from http.cookiejar import Cookie, DefaultCookiePolicy
+from time import perf_counter
 from typing import Any
 
 import requests
@@ -29,8 +31,23 @@ from app.backends.connections import POOL_CLASSES
 _MAX_TEMPLATES = 64
 
 
+class NoCookies(DefaultCookiePolicy):
+    """A cookie policy that stores no cookie at all.
+
+    Requests of every client share an upstream's session: a cookie the upstream sets for one
+    client (a session id, a load-balancer pin) must not go out with another client's requests.
+    """
+
+    def set_ok(self, cookie: Cookie, request: Any) -> bool:
+        """Never: the session's jar stays empty."""
+        return False
+
+
 class PreparedSender:
-    """Sends bytes bodies through `session` from cached request templates."""
+    """Sends bytes bodies through `session` from cached request templates.
+
+    The session must keep no cookies (see `NoCookies`): templates are cached without any.
+    """
 
     def __init__(self, session: requests.Session) -> None:
         self.session = session
@@ -65,7 +82,6 @@ class PreparedSender:
         prepared.method = template.method
         prepared.url = template.url
         prepared.headers = template.headers.copy()
-        prepared._cookies = template._cookies
         prepared.hooks = template.hooks
         if data:
             prepared.body = data
@@ -81,30 +97,17 @@ class PreparedSender:
             proxies={},
         )
         response.elapsed = timedelta(seconds=perf_counter() - start)
-        if "set-cookie" in response.headers or "set-cookie2" in response.headers:
-            extract_cookies_to_jar(session.cookies, prepared, response.raw)
         return response
 
     def _template(
         self, method: str, url: str, headers: Mapping[str, str] | None
     ) -> requests.PreparedRequest:
         """The prepared request without a body, as the session prepares it now."""
-        session = self.session
-        # Cookies the upstream set go out with the next requests, as with Session.request.
-        jar: tuple[tuple[Any, ...], ...] = ()
-        if len(session.cookies):
-            jar = tuple((c.name, c.value, c.domain, c.path, c.expires) for c in session.cookies)
-            now = time()
-            if any(expires is not None and expires <= now for *_, expires in jar):
-                # Expired cookies are never sent; without them the templates apply again.
-                session.cookies.clear_expired_cookies()
-                return self._template(method, url, headers)
         key = (
             method,
             url,
             tuple(headers.items()) if headers else (),
-            tuple(session.headers.items()),
-            jar,
+            tuple(self.session.headers.items()),
         )
         template = self._templates.get(key)
         if template is None:
@@ -120,6 +123,19 @@ class PreparedSender:
         return self.session.prepare_request(
             requests.Request(method, url, headers=dict(headers or {}))
         )
+
+
+def without_body(sent: requests.PreparedRequest) -> requests.PreparedRequest:
+    """`sent` without its body. A stream lives as long as its answer, and its response would
+    keep the whole prompt in memory all that time (1,000 streams of 200 KB prompts: 200 MB).
+
+    The rest is shared, not copied as `PreparedRequest.copy` does (the headers): nothing
+    changes a request once it is sent.
+    """
+    kept = requests.PreparedRequest()
+    kept.method, kept.url, kept.headers = sent.method, sent.url, sent.headers
+    kept.hooks = sent.hooks
+    return kept
 
 
 class LeanAdapter(HTTPAdapter):

@@ -35,9 +35,11 @@ def tool_call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
     return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
 
 
-def choice(index: int, msg: dict[str, Any], finish_reason: str) -> dict[str, Any]:
-    """One `choices[]` item of a chat.completion."""
-    return {"index": index, "message": msg, "logprobs": None, "finish_reason": finish_reason}
+def choice(
+    index: int, msg: dict[str, Any], finish_reason: str, logprobs: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One `choices[]` item of a chat.completion (`logprobs` null unless given)."""
+    return {"index": index, "message": msg, "logprobs": logprobs, "finish_reason": finish_reason}
 
 
 def envelope(
@@ -107,18 +109,31 @@ class ChunkFactory:
             body["usage"] = None
         return body
 
-    def delta(self, index: int, delta: dict[str, Any], finish_reason: str | None = None):
-        """A chunk carrying one choice's delta."""
-        item = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+    def delta(
+        self,
+        index: int,
+        delta: dict[str, Any],
+        finish_reason: str | None = None,
+        logprobs: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A chunk carrying one choice's delta (`logprobs` null unless given)."""
+        item = {
+            "index": index,
+            "delta": delta,
+            "logprobs": logprobs,
+            "finish_reason": finish_reason,
+        }
         return self.chunk([item])
 
     def role(self, index: int = 0) -> dict[str, Any]:
         """The first chunk of a choice: the assistant role with empty content."""
         return self.delta(index, {"role": "assistant", "content": "", "refusal": None})
 
-    def content(self, index: int, text: str) -> dict[str, Any]:
-        """A content delta."""
-        return self.delta(index, {"content": text})
+    def content(
+        self, index: int, text: str, logprobs: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A content delta, with the `logprobs` of its tokens when asked for."""
+        return self.delta(index, {"content": text}, logprobs=logprobs)
 
     def tool_call(
         self,

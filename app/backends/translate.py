@@ -53,11 +53,12 @@ def parse_data_url(url: str, param: str | None = None) -> tuple[str, str]:
 
 
 def stop_sequences(body: dict[str, Any]) -> list[str]:
-    """`stop` as a list (it may be absent, null, a string or a list)."""
+    """`stop` as a list (it may be absent, null, a string or a list); empty strings are dropped."""
     stop = body.get("stop")
     if stop is None:
         return []
-    return [stop] if isinstance(stop, str) else [s for s in stop if s]
+    # An empty stop string would end every reply before it starts; it is ignored in both forms.
+    return [s for s in ([stop] if isinstance(stop, str) else stop) if s]
 
 
 def max_output_tokens(body: dict[str, Any]) -> int | None:

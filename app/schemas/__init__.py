@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import marshmallow as ma
 from flask import current_app, request
 
 from app.errors import InvalidRequestError
-from app.schemas.limits import check_body
+from app.schemas.limits import check_body, parse_json
 from app.schemas.problems import request_error
 
 _BAD_JSON = (
@@ -30,10 +29,11 @@ def read_json_object() -> dict[str, Any]:
     raw = request.get_data(cache=False)
     limit = int(current_app.config.get("GATEWAY_MAX_JSON_DEPTH", 64))
     try:
-        body = json.loads(raw)
+        text, body, numbers = parse_json(raw)
     except (ValueError, RecursionError) as exc:
+        # ValueError covers bytes that are not well-formed Unicode, e.g. UTF-8-encoded surrogates.
         raise InvalidRequestError(_BAD_JSON, code="invalid_json") from exc
-    check_body(raw, body, limit)
+    check_body(text, body, limit, numbers=numbers)
     if not isinstance(body, dict):
         raise InvalidRequestError("The request body must be a JSON object.", code="invalid_json")
     return body

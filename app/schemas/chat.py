@@ -27,11 +27,20 @@ from app.schemas.messages import MESSAGE_SCHEMAS
 
 _INT64 = 2**63
 _TOKEN_ID = re.compile(r"[0-9]+", re.ASCII)
+# The spec's maximum for `n` (chat and legacy completions), and for `tools` and `functions`.
+_SPEC_MAX_N = 128
+_SPEC_MAX_TOOLS = 128
 
 
 def _setting(name: str, default: int) -> Any:
     """A limit from the app config, read at load time so each app can set its own."""
     return lambda: current_app.config.get(name, default) if has_app_context() else default
+
+
+def max_n() -> int:
+    """The largest `n` this gateway accepts: `GATEWAY_MAX_N`, never above the spec's 128."""
+    limit = current_app.config.get("GATEWAY_MAX_N", 16) if has_app_context() else 16
+    return min(int(limit), _SPEC_MAX_N)
 
 
 class LogitBias(JSONObject):
@@ -68,7 +77,7 @@ class ChatCompletionRequestSchema(BaseSchema):
     top_p = StrictNumber(allow_none=True, minimum=0, maximum=1)
     frequency_penalty = StrictNumber(allow_none=True, minimum=-2, maximum=2)
     presence_penalty = StrictNumber(allow_none=True, minimum=-2, maximum=2)
-    n = StrictInteger(allow_none=True, minimum=1, maximum=_setting("GATEWAY_MAX_N", 16))
+    n = StrictInteger(allow_none=True, minimum=1, maximum=max_n)
     seed = StrictInteger(allow_none=True, minimum=-_INT64, maximum=_INT64 - 1)
     stop = ByType(
         {str: StrictString(), list: Array(StrictString(), min_items=1, max_items=4)},
@@ -84,10 +93,12 @@ class ChatCompletionRequestSchema(BaseSchema):
     stream = StrictBoolean(allow_none=True)
     stream_options = Object(options.StreamOptionsSchema, allow_none=True)
     # Tools and output shape
-    tools = Array(Discriminated("type", tool_schemas.TOOL_SCHEMAS))
+    tools = Array(Discriminated("type", tool_schemas.TOOL_SCHEMAS), max_items=_SPEC_MAX_TOOLS)
     tool_choice = tool_schemas.tool_choice_field()
     parallel_tool_calls = StrictBoolean()
-    functions = Array(Object(tool_schemas.FunctionDeclarationSchema), min_items=1, max_items=128)
+    functions = Array(
+        Object(tool_schemas.FunctionDeclarationSchema), min_items=1, max_items=_SPEC_MAX_TOOLS
+    )
     function_call = tool_schemas.function_call_field()
     response_format = options.response_format_field()
     modalities = Array(Choice(("text", "audio")), allow_none=True)
@@ -127,4 +138,5 @@ class ChatCompletionRequestSchema(BaseSchema):
                 field_name="stream_options",
             )
         tool_schemas.check_tool_choice(data)
+        tool_schemas.check_parallel_tool_calls(data)
         tool_schemas.check_function_call(data)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import current_app, has_app_context
 
 from app.schemas import problems
 from app.schemas.base import (
@@ -18,21 +17,13 @@ from app.schemas.base import (
     StrictNumber,
     StrictString,
 )
-from app.schemas.chat import LogitBias
+from app.schemas.chat import LogitBias, max_n
 from app.schemas.options import StreamOptionsSchema
 from app.schemas.text_input import TextOrTokens
 
 # Prompts in one request; each prompt is one input, like the inputs of an embeddings request.
 MAX_PROMPTS = 2048
-# The spec's maximum for `n` and `best_of`-style counts.
-_SPEC_MAX_N = 128
 _INT64 = 2**63
-
-
-def max_n() -> int:
-    """The largest `n` this gateway accepts: `GATEWAY_MAX_N`, never above the spec's 128."""
-    limit = current_app.config.get("GATEWAY_MAX_N", 16) if has_app_context() else 16
-    return min(int(limit), _SPEC_MAX_N)
 
 
 class CompletionRequestSchema(BaseSchema):
@@ -63,7 +54,8 @@ class CompletionRequestSchema(BaseSchema):
     presence_penalty = StrictNumber(allow_none=True, minimum=-2, maximum=2)
     logit_bias = LogitBias(allow_none=True)
     seed = StrictInteger(allow_none=True, minimum=-_INT64, maximum=_INT64 - 1)
-    user = StrictString(allow_none=True)
+    # Not nullable in the spec (unlike most fields here), as in chat.
+    user = StrictString()
 
     @ma.validates_schema
     def _combinations(self, data: dict[str, Any], **kwargs: Any) -> None:

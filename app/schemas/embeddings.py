@@ -16,4 +16,5 @@ class EmbeddingRequestSchema(BaseSchema):
     input = TextOrTokens(required=True, max_items=MAX_INPUTS, allow_empty_text=False)
     encoding_format = Choice(("float", "base64"), allow_none=True)
     dimensions = StrictInteger(allow_none=True, minimum=1)
-    user = StrictString(allow_none=True)
+    # Not nullable in the spec, as in chat and completions.
+    user = StrictString()

@@ -176,7 +176,7 @@ class AssistantMessageSchema(BaseSchema):
     refusal = StrictString(allow_none=True)
     name = StrictString()
     audio = Object(AssistantAudioSchema, allow_none=True)
-    tool_calls = Array(Discriminated("type", TOOL_CALL_SCHEMAS))
+    tool_calls = Array(Discriminated("type", TOOL_CALL_SCHEMAS), min_items=1)
     function_call = Object(FunctionCallSchema, allow_none=True)
 
     @ma.validates_schema

@@ -207,6 +207,15 @@ def check_tool_choice(data: dict[str, Any]) -> None:
             )
 
 
+def check_parallel_tool_calls(data: dict[str, Any]) -> None:
+    """`parallel_tool_calls` (true or false) needs `tools`, as OpenAI insists."""
+    if data.get("parallel_tool_calls") is not None and not data.get("tools"):
+        raise ma.ValidationError(
+            problems.invalid("'parallel_tool_calls' is only allowed when 'tools' are specified."),
+            field_name="parallel_tool_calls",
+        )
+
+
 def check_function_call(data: dict[str, Any]) -> None:
     """The deprecated `function_call` may only name a function listed in `functions`."""
     call, functions = data.get("function_call"), data.get("functions") or []

@@ -4,6 +4,9 @@ A discovered upstream id is shown under the public id that routes back to it: fo
 pattern entry of its backend (in file order, without a fixed `model`), `strip_prefix` +
 upstream id, when that id matches the pattern and the models file resolves it to this very
 backend and upstream model (an exact entry or an earlier pattern may claim it first).
+
+`GET /v1/models/{id}` also answers any id a pattern routes (listed or not), under the pattern
+entry's `created` and backend, since requests for that id are served.
 """
 
 from __future__ import annotations
@@ -38,15 +41,17 @@ def listed_models() -> list[dict[str, Any]]:
 
 
 def find_model(model_id: str) -> dict[str, Any]:
-    """The listed model with this id, or ModelNotFoundError."""
+    """The model a request for `model_id` would reach, or ModelNotFoundError."""
     registry = gateway.models()
-    entry = registry.exact.get(model_id)
-    if entry is not None:
+    entry = registry.entry_for(model_id)
+    if not entry.is_pattern:
         return model_object(entry.id, entry.created, entry.backend)
+    # Only a pattern can route a discovered id; the upstream's own details are the better answer.
     for obj in discovered_models(registry):
         if obj["id"] == model_id:
             return obj
-    raise ModelNotFoundError(model_id)
+    # Requests for any id the pattern matches are served, so retrieving one must not 404.
+    return model_object(model_id, entry.created, entry.backend)
 
 
 def discovered_models(registry: ModelRegistry) -> Iterator[dict[str, Any]]:

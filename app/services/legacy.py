@@ -25,7 +25,7 @@ from app.backends.shaping_legacy import (
 from app.errors import InvalidRequestError, UnsupportedError
 from app.schemas.chat import ChatCompletionRequestSchema
 from app.schemas.problems import request_error
-from app.services.legacy_stream import text_stream
+from app.services.legacy_stream import prompt_usage, text_stream
 from app.tokens import decode_tokens
 
 # The spec's own default for the legacy endpoint (chat has none).
@@ -36,8 +36,13 @@ _COMPLETION_ONLY = ("prompt", "suffix", "echo", "logprobs", "best_of")
 _CHAT_SCHEMA = ChatCompletionRequestSchema()
 
 
-def completion_via_chat(backend: Backend, call: Call) -> Result:
-    """Answer a completion request with `backend.chat`, as a text_completion or its stream."""
+def completion_via_chat(backend: Backend, call: Call, *, count_prompt: bool = False) -> Result:
+    """Answer a completion request with `backend.chat`, as a text_completion or its stream.
+
+    A backend whose chat usage is the gateway's own count (not a provider's bill) passes
+    `count_prompt`, so that each prompt is counted as plain text, as OpenAI's completions
+    endpoint counts it, instead of as a chat message with its framing tokens.
+    """
     body = call.body
     if body.get("suffix"):
         raise UnsupportedError("suffix is not supported by this model.", param="suffix")
@@ -63,8 +68,8 @@ def completion_via_chat(backend: Backend, call: Call) -> Result:
         return backend.chat(chat_call(call, prompt, max_tokens))
 
     if body.get("stream"):
-        return text_stream(call, prompts, n, ask)
-    return _complete(call, prompts, n, ask)
+        return text_stream(call, prompts, n, ask, count_prompt)
+    return _complete(call, prompts, n, ask, count_prompt)
 
 
 def prompt_texts(prompt: Any, model: str) -> list[str]:
@@ -119,7 +124,7 @@ def _nothing_generated(call: Call, prompt: str, n: int) -> Result:
 
 
 def _complete(
-    call: Call, prompts: list[str], n: int, ask: Callable[[str], Result]
+    call: Call, prompts: list[str], n: int, ask: Callable[[str], Result], count_prompt: bool
 ) -> dict[str, Any]:
     echo = bool(call.body.get("echo"))
     model = call.route.upstream_model
@@ -134,5 +139,6 @@ def _complete(
             index = p * n + int(item.get("index", 0))
             reason = finish_reason(item.get("finish_reason"))
             choices.append(text_choice(index, prompt + text if echo else text, reason))
-        usage = add_usage(usage, answer.get("usage") or estimated_usage(prompt, texts, model))
+        part = prompt_usage(answer.get("usage"), prompt, texts, model, count_prompt)
+        usage = add_usage(usage, part)
     return text_completion(call.model, choices, usage)

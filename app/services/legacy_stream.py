@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
+from app.backends import shaping
 from app.backends.base import Call, Result, Stream
 from app.backends.shaping_legacy import (
     TextChunkFactory,
@@ -15,6 +16,7 @@ from app.backends.shaping_legacy import (
 )
 from app.backends.sse import SSEDecoder
 from app.errors import UpstreamError
+from app.tokens import count_text
 
 
 class _Open:
@@ -65,11 +67,36 @@ def chat_chunks(stream: Stream) -> Iterator[dict[str, Any]]:
                 yield chunk
 
 
-def text_stream(call: Call, prompts: list[str], n: int, ask: Callable[[str], Result]) -> Stream:
+def prompt_usage(
+    reported: dict[str, Any] | None,
+    prompt: str,
+    texts: list[str],
+    model: str,
+    count_prompt: bool = False,
+) -> dict[str, int]:
+    """One prompt's usage: the chat answer's own, else counted here.
+
+    With `count_prompt` the prompt is counted as its own text, as the completions endpoint
+    bills it, rather than as the chat message (with its framing) the backend was sent.
+    """
+    usage = reported or estimated_usage(prompt, texts, model)
+    if not count_prompt:
+        return usage
+    return shaping.usage(count_text(prompt, model), int(usage.get("completion_tokens") or 0))
+
+
+def text_stream(
+    call: Call,
+    prompts: list[str],
+    n: int,
+    ask: Callable[[str], Result],
+    count_prompt: bool = False,
+) -> Stream:
     """The legacy stream for `prompts`, reading one chat stream per prompt in turn.
 
     The first chat request is made here, so that its failures are still plain JSON errors
     (and may be retried); later prompts start when the previous one has finished.
+    `count_prompt` is as for `prompt_usage`.
     """
     chunks = TextChunkFactory(call.model)
     current = _Open()
@@ -80,7 +107,7 @@ def text_stream(call: Call, prompts: list[str], n: int, ask: Callable[[str], Res
         try:
             for p, prompt in enumerate(prompts):
                 stream = first if p == 0 else current.set(_as_stream(ask(prompt)))
-                part = yield from _translate(call, chunks, stream, p * n, n, prompt)
+                part = yield from _translate(call, chunks, stream, p * n, n, prompt, count_prompt)
                 if part is not None:
                     usage = add_usage(usage, part)
                 current.close()
@@ -93,7 +120,13 @@ def text_stream(call: Call, prompts: list[str], n: int, ask: Callable[[str], Res
 
 
 def _translate(
-    call: Call, chunks: TextChunkFactory, stream: Stream, base: int, n: int, prompt: str
+    call: Call,
+    chunks: TextChunkFactory,
+    stream: Stream,
+    base: int,
+    n: int,
+    prompt: str,
+    count_prompt: bool,
 ) -> Generator[dict[str, Any], None, dict[str, Any] | None]:
     """Yield one prompt's text chunks; return its usage when the client asked for it."""
     if call.body.get("echo") and prompt:
@@ -111,8 +144,7 @@ def _translate(
             texts.setdefault(index, []).append(text)
             if text or reason:
                 yield chunks.text(index, text, finish_reason(reason) if reason else None)
-    if usage is None and call.wants_usage:
-        usage = estimated_usage(
-            prompt, ["".join(t) for t in texts.values()], call.route.upstream_model
-        )
-    return usage
+    if usage is None and not call.wants_usage:
+        return None
+    texts_of_prompt = ["".join(t) for t in texts.values()]
+    return prompt_usage(usage, prompt, texts_of_prompt, call.route.upstream_model, count_prompt)

@@ -146,3 +146,20 @@ def test_several_apps_share_one_handler(config, capsys):
     logger = logging.getLogger(access_log.LOGGER_NAME)
     assert sum(isinstance(h, access_log.StdoutHandler) for h in logger.handlers) == 1
     assert logger.propagate is False
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_key_sent_as_the_model_is_never_logged_even_in_part(config, capsys, stream):
+    # A pattern route accepts any name; the key starts near the 200-character cut.
+    models = {
+        "backends": {"mock": {"type": "mock"}},
+        "models": [{"id": "any/*", "backend": "mock", "strip_prefix": "any/"}],
+    }
+    client = create_app({**config, "MODELS": models}).test_client()
+    model = "any/" + "x" * 180 + CLIENT_SECRET
+    body = {"model": model, "messages": [{"role": "user", "content": "Hi"}], "stream": stream}
+    assert post(client, body).status_code == 200
+    [line] = lines(capsys)
+    assert json.loads(line)["model"].startswith("any/xxx")
+    for start in range(len(CLIENT_SECRET) - 8):
+        assert CLIENT_SECRET[start : start + 8] not in line

@@ -125,7 +125,8 @@ CASES = [
     # Assistant messages
     (assistant(), "messages[1].content"),
     (assistant(content=None), "messages[1].content"),
-    (assistant(content=None, tool_calls=[]), "messages[1].content"),
+    (assistant(content=None, tool_calls=[]), "messages[1].tool_calls"),
+    (assistant(content="x", tool_calls=[]), "messages[1].tool_calls"),
     (assistant(content=[]), "messages[1].content"),
     (assistant(content="x", refusal=5), "messages[1].refusal"),
     (assistant(tool_calls=CALL), "messages[1].tool_calls"),

@@ -77,6 +77,7 @@ def test_valid_requests_are_accepted(client, body):
         ({"prompt": "x", "echo": "yes"}, "echo"),
         ({"prompt": "x", "suffix": 3}, "suffix"),
         ({"prompt": "x", "user": 3}, "user"),
+        ({"prompt": "x", "user": None}, "user"),
     ],
 )
 def test_invalid_requests_name_the_param(client, body, param):

@@ -112,3 +112,40 @@ def test_missing_chat_usage_is_counted_locally():
     body = completion_via_chat(RawChat([], answer), _call(prompt="three little words"))
     assert body["choices"][0]["finish_reason"] == "content_filter"
     assert body["usage"] == {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+
+
+# -- usage a provider reports is what it bills: kept, unless the backend counts it itself --
+
+BILLED = {"prompt_tokens": 11, "completion_tokens": 2, "total_tokens": 13}
+
+
+def _answer(usage: dict) -> dict:
+    message = {"role": "assistant", "content": "two words"}
+    choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}
+    answer = {"id": "c", "object": "chat.completion", "created": 1, "model": "m"}
+    return {**answer, "choices": [choice], "usage": usage}
+
+
+def _usage_stream() -> list[bytes]:
+    usage_chunk = {**_chat_chunk(0, {}), "choices": [], "usage": BILLED}
+    return [_encoded(_chat_chunk(0, {"content": "two words"}, "stop")), _encoded(usage_chunk)]
+
+
+def _streamed_usage(backend: RawChat, **options) -> dict:
+    call = _call(prompt=["a", "b"], stream=True, stream_options={"include_usage": True})
+    return list(completion_via_chat(backend, call, **options).events)[-1]["usage"]
+
+
+def test_provider_reported_usage_is_kept():
+    body = completion_via_chat(RawChat([], _answer(BILLED)), _call(prompt=["a", "b"], n=2))
+    assert body["usage"] == {"prompt_tokens": 22, "completion_tokens": 4, "total_tokens": 26}
+    streamed = _streamed_usage(RawChat(_usage_stream()))
+    assert streamed == {"prompt_tokens": 22, "completion_tokens": 4, "total_tokens": 26}
+
+
+def test_count_prompt_replaces_the_chat_prompt_count_with_the_prompts_own():
+    call = _call(prompt=["three little words", "a"], n=2)
+    body = completion_via_chat(RawChat([], _answer(BILLED)), call, count_prompt=True)
+    assert body["usage"] == {"prompt_tokens": 4, "completion_tokens": 4, "total_tokens": 8}
+    streamed = _streamed_usage(RawChat(_usage_stream()), count_prompt=True)
+    assert streamed == {"prompt_tokens": 2, "completion_tokens": 4, "total_tokens": 6}

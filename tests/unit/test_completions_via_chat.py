@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from app.tokens import count_text, uses_tiktoken
 from tests.support.openai_checks import (
     assert_matches_spec,
     check_completion,
@@ -167,3 +168,41 @@ def test_stream_max_tokens_zero(client):
         (0, "length"),
         (1, "length"),
     ]
+
+
+# -- usage: the prompt counted as the completions endpoint counts it ---------------------
+
+
+def prompt_tokens(*prompts: str) -> int:
+    """Tokens of the prompts as plain text (no chat framing), as OpenAI bills a completion."""
+    return sum(count_text(prompt, "mock") for prompt in prompts)
+
+
+def test_prompt_tokens_are_the_prompts_own_tokens(client):
+    options = {"prompt": "Say this is a test", "max_tokens": 7}
+    generated = complete(client, **options).json["usage"]
+    nothing = complete(client, **{**options, "max_tokens": 0}).json["usage"]
+    expected = prompt_tokens("Say this is a test")
+    assert generated["prompt_tokens"] == nothing["prompt_tokens"] == expected
+    if uses_tiktoken("mock"):
+        # The spec's own example for this prompt.
+        assert generated["prompt_tokens"] == 5
+    assert generated["completion_tokens"] == 7
+    assert generated["total_tokens"] == generated["prompt_tokens"] + 7
+
+
+@pytest.mark.parametrize("max_tokens", [0, 5])
+def test_prompt_tokens_sum_over_prompts_once_each_whatever_n(client, max_tokens):
+    prompts = ["Say this is a test", "and another, longer prompt"]
+    body = complete(client, prompt=prompts, n=3, max_tokens=max_tokens).json
+    assert body["usage"]["prompt_tokens"] == prompt_tokens(*prompts)
+    assert body["usage"]["completion_tokens"] == 6 * max_tokens
+
+
+def test_streamed_usage_matches_the_complete_answer(client):
+    options = {"prompt": ["Say this is a test", "two"], "n": 2, "max_tokens": 5, "seed": 3}
+    whole = complete(client, **options).json["usage"]
+    response = complete(client, stream=True, stream_options={"include_usage": True}, **options)
+    streamed = sse_chunks(response.data)[-1]["usage"]
+    assert streamed == whole
+    assert streamed["prompt_tokens"] == prompt_tokens("Say this is a test", "two")

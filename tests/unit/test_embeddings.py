@@ -94,6 +94,7 @@ def test_valid_requests_are_accepted(client, body):
         ({"model": SMALL, "input": "x", "dimensions": 0}, "dimensions"),
         ({"model": SMALL, "input": "x", "dimensions": "8"}, "dimensions"),
         ({"model": SMALL, "input": "x", "user": 1}, "user"),
+        ({"model": SMALL, "input": "x", "user": None}, "user"),
     ],
 )
 def test_invalid_requests_name_the_param(client, body, param):

@@ -24,4 +24,10 @@ def test_welcome_points_clients_to_v1(config):
     assert body["api"] == "/v1"
     assert body["version"] == __version__
     assert "/v1" in body["message"]
-    assert "/v1/chat/completions" in body["endpoints"]
+    assert body["endpoints"] == [
+        "/v1/chat/completions",
+        "/v1/completions",
+        "/v1/embeddings",
+        "/v1/models",
+        "/health",
+    ]

@@ -1,7 +1,8 @@
 """Reading upstream bodies off a real socket: framing, cut bodies, stalls and connection reuse.
 
-A scripted server on 127.0.0.1 writes exact bytes, so that chunk boundaries, a body cut short
-of its Content-Length or a stall happen on the wire, where the read path meets them.
+A scripted server on 127.0.0.1 (`tests.support.scripted_upstream`) writes exact bytes, so
+that chunk boundaries, a body cut short of its Content-Length or a stall happen on the wire,
+where the read path meets them.
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ from __future__ import annotations
 import io
 import socket
 import sys
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -18,69 +17,7 @@ import pytest
 from app.backends.http import UpstreamHTTP
 from app.backends.upstream_status import passed_headers
 from app.errors import UpstreamError, UpstreamTimeoutError
-
-CHUNKED = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
-)
-
-
-def chunk(data: bytes) -> bytes:
-    return b"%X\r\n%s\r\n" % (len(data), data)
-
-
-class Scripted:
-    """Answers each request on each connection with the next script: (bytes, pause) steps."""
-
-    def __init__(self, scripts: list[list[tuple[bytes, float]]]) -> None:
-        self.scripts = scripts
-        self.connections = 0
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while self.scripts:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
-
-    def _answer(self, conn: socket.socket) -> None:
-        with conn:
-            while self.scripts:
-                if not _read_request(conn):
-                    return
-                script = self.scripts.pop(0)
-                for data, pause in script:
-                    time.sleep(pause)
-                    if data is None:
-                        return  # close the connection here
-                    conn.sendall(data)
-
-    def close(self) -> None:
-        self.listener.close()
-
-
-def _read_request(conn: socket.socket) -> bool:
-    head = b""
-    while b"\r\n\r\n" not in head:
-        try:
-            data = conn.recv(65536)
-        except ConnectionResetError:
-            return False  # the client gave up on the connection (closed it unread)
-        if not data:
-            return False
-        head += data
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":")[1])
-    body = head.split(b"\r\n\r\n", 1)[1]
-    while len(body) < length:
-        body += conn.recv(65536)
-    return True
+from tests.support.scripted_upstream import CHUNKED, Scripted, chunk
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Annotated
 
 import httpx
@@ -405,3 +406,58 @@ def test_backend_directly_without_flask():
     result = backend.chat(Call({**body, "stream": True}, Route("m", "mock", "m")))
     chunks = list(result.events)
     assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
+
+
+# --- logprobs -----------------------------------------------------------------------------
+
+
+def test_logprobs_list_each_token_of_the_content(client):
+    body = {"messages": user("Say hi"), "logprobs": True, "top_logprobs": 3, "n": 2}
+    answer = chat(client, **body)
+    assert answer == chat(client, **body) | {"id": answer["id"], "created": answer["created"]}
+    for choice in answer["choices"]:
+        tokens = choice["logprobs"]["content"]
+        assert choice["logprobs"]["refusal"] is None
+        assert "".join(t["token"] for t in tokens) == choice["message"]["content"]
+        for token in tokens:
+            assert token["bytes"] == list(token["token"].encode())
+            assert token["logprob"] <= 0
+            top = token["top_logprobs"]
+            assert len(top) == 3 and top[0]["token"] == token["token"]
+            assert [t["logprob"] for t in top] == sorted((t["logprob"] for t in top), reverse=True)
+            assert sum(math.exp(t["logprob"]) for t in top) <= 1.0
+    first, second = (c["logprobs"]["content"] for c in answer["choices"])
+    assert [t["logprob"] for t in first] != [t["logprob"] for t in second]
+
+
+def test_logprobs_without_top_logprobs_and_when_not_asked(client):
+    tokens = chat(client, messages=user("Say hi"), logprobs=True)["choices"][0]["logprobs"]
+    assert all(token["top_logprobs"] == [] for token in tokens["content"])
+    for body in ({}, {"logprobs": False}, {"logprobs": None}):
+        assert chat(client, messages=user("Say hi"), **body)["choices"][0]["logprobs"] is None
+
+
+def test_streamed_logprobs_match_the_answer(client):
+    body = {"messages": user("Say hi"), "logprobs": True, "top_logprobs": 2}
+    chunks, assembled = stream(client, **body)
+    streamed = [
+        token
+        for chunk in chunks
+        for choice in chunk["choices"]
+        if choice["logprobs"] is not None
+        for token in choice["logprobs"]["content"]
+    ]
+    answer = chat(client, **body)
+    assert streamed == answer["choices"][0]["logprobs"]["content"]
+    assert "".join(t["token"] for t in streamed) == assembled["choices"][0]["message"]["content"]
+
+
+def test_a_function_call_has_no_content_logprobs(client):
+    answer = chat(
+        client,
+        messages=user("get weather"),
+        tools=[_tool(GetWeather)],
+        logprobs=True,
+    )
+    assert answer["choices"][0]["finish_reason"] == "tool_calls"
+    assert answer["choices"][0]["logprobs"] == {"content": None, "refusal": None}

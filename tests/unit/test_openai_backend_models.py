@@ -114,7 +114,10 @@ def test_retrieve_finds_discovered_models(client, upstream):
     assert response.status_code == 200
     assert check_model(response.get_json()).id == "local/llama3:latest"
     assert client.get("/v1/models/gw").get_json()["created"] == 1
-    missing = client.get("/v1/models/local/absent")
+    # Not listed upstream, but `local/*` routes it: the pattern entry's details.
+    unlisted = client.get("/v1/models/local/absent").get_json()
+    assert unlisted == {"id": "local/absent", "object": "model", "created": 2, "owned_by": "up"}
+    missing = client.get("/v1/models/elsewhere/absent")
     assert missing.status_code == 404
     assert check_error(missing.get_json(), 404).code == "model_not_found"
 
@@ -148,7 +151,9 @@ def test_a_failing_listing_is_logged_and_skipped(client, upstream, clock, caplog
     upstream.get(MODELS_URL, **failure)
     assert listed_ids(client) == ["gw"]
     assert "model listing failed" in caplog.text
-    assert client.get("/v1/models/local/llama3").status_code == 404
+    # Still routed by `local/*`, so still retrievable, with the entry's details.
+    retrieved = client.get("/v1/models/local/llama3").get_json()
+    assert (retrieved["created"], retrieved["owned_by"]) == (2, "up")
     # The failure is remembered for a while, then the listing is tried again.
     assert len(upstream.calls) == 1
     clock.now += discovery.FAILURE_TTL + 1

@@ -114,6 +114,16 @@ def test_what_follows_done_is_read_but_never_relayed():
     assert next(reads, None) is None  # drained, so the connection can serve again
 
 
+def test_finish_gets_what_is_left_after_done_instead_of_the_drain():
+    left: list[list[bytes]] = []
+    reads = iter([sse_body(stream_chunks("a")), b"ping", b"more"])
+    events = relay(
+        "up", reads, ModelRewriter("gw"), UpstreamError, finish=lambda rest: left.append(list(rest))
+    )
+    assert b"".join(events) == expected_body(stream_chunks("a"))
+    assert left == [[b"ping", b"more"]]
+
+
 def test_draining_after_done_stops_at_its_limit():
     tail = [b"x" * 16384 for _ in range(8)]
     reads = iter([sse_body(stream_chunks("a")), *tail, b"never read"])

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from app.backends.sse import SSEDecoder
 from tests.support.openai_checks import check_chat_sse, check_error
 from tests.support.openai_upstream import (
     CHAT_URL,
@@ -104,6 +105,61 @@ def test_no_usage_chunk_unless_asked(client, upstream):
     upstream.post(CHAT_URL, body=sse_body(stream_chunks("a")), content_type="text/event-stream")
     payloads = sse_payloads(stream_request(client).get_data())
     assert not any("usage" in p for p in payloads if isinstance(p, dict))
+
+
+def multi_line(data: str, eol: str = "\n") -> bytes:
+    """One SSE event whose data is sent as one `data:` line per line of `data`."""
+    return "".join(f"data: {line}{eol}" for line in data.split("\n")).encode() + eol.encode()
+
+
+def decoded(body: bytes) -> list[str]:
+    """The event data a spec-following SSE client reads from `body`."""
+    decoder = SSEDecoder()
+    return [event.data for event in [*decoder.feed(body), *decoder.flush()]]
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n"])
+def test_multi_line_data_events_reach_the_client_whole(client, upstream, eol):
+    events = stream_chunks("one", " two")
+    body = b"".join(
+        [
+            multi_line(json.dumps(events[0], indent=1), eol),
+            # An empty first line, then the object.
+            multi_line("\n" + json.dumps(events[1]), eol),
+            multi_line(json.dumps(events[2], indent=2) + "\n", eol),
+            sse_body(events[3:], eol=eol),
+        ]
+    )
+    upstream.post(CHAT_URL, body=body, content_type="text/event-stream")
+    relayed = stream_request(client, stream_options={"include_usage": True}).get_data()
+    assert all(line.startswith(b"data: ") for line in relayed.split(b"\n") if line)
+    data = decoded(relayed)
+    assert data[-1] == "[DONE]"
+    assert [json.loads(d) for d in data[:4]] == [{**e, "model": "gw"} for e in events]
+    assert json.loads(data[4])["usage"]["completion_tokens"] >= 2
+
+
+@pytest.mark.parametrize("value", ["null", "false", '""', "{}", "[]", "0", " null "])
+def test_a_chunk_whose_first_key_is_an_empty_error_is_relayed(client, upstream, value):
+    # The non-stream path reads an answer the same way: a falsy `error` is no error.
+    events = stream_chunks("a")
+    texts = ['{"error":' + value + "," + json.dumps(e, separators=(",", ":"))[1:] for e in events]
+    upstream.post(CHAT_URL, body=sse_body(texts), content_type="text/event-stream")
+    response = stream_request(client)
+    assert response.status_code == 200
+    payloads = sse_payloads(response.get_data())
+    assert payloads == [{"error": json.loads(value), **e, "model": "gw"} for e in events] + [
+        "[DONE]"
+    ]
+
+
+@pytest.mark.parametrize("error", ['"overloaded"', '{"message":"overloaded"}', "1", "true"])
+def test_a_set_error_as_first_key_is_still_an_error(client, upstream, error):
+    event = '{"error":' + error + ',"id":"x","choices":[]}'
+    upstream.post(CHAT_URL, body=sse_body([event]), content_type="text/event-stream")
+    response = stream_request(client)
+    assert response.status_code == 502
+    check_error(response.get_json(), 502)
 
 
 # -- failures -------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from app.backends.http import UpstreamHTTP
-from app.backends.prepared import LeanAdapter, PreparedSender
+from app.backends.prepared import LeanAdapter, NoCookies, PreparedSender
 
 
 class Recorder(BaseHTTPRequestHandler):
@@ -85,6 +85,7 @@ def server(running_server: str) -> str:
 def session(adapter: type[HTTPAdapter] = LeanAdapter) -> requests.Session:
     s = requests.Session()
     s.trust_env = False
+    s.cookies.set_policy(NoCookies())  # as UpstreamHTTP's sessions
     s.mount("http://", adapter(pool_connections=1, pool_maxsize=4, max_retries=0))
     s.headers["User-Agent"] = "test-gateway/1"
     s.headers["Authorization"] = "Bearer sk-server"
@@ -127,17 +128,31 @@ def test_session_headers_changed_later_are_sent(server):
     assert ("X-Extra", "1") in Recorder.seen[1]["headers"]
 
 
-def test_cookies_the_upstream_sets_go_back_until_they_expire(server):
-    s = session()
-    sender = PreparedSender(s)
-    sender.send("POST", server + "/v1/cookie", b"{}", None, (5.0, 5.0)).close()
-    sender.send("POST", server + "/v1/x", b"{}", None, (5.0, 5.0)).close()
-    assert ("Cookie", "sid=abc") in Recorder.seen[1]["headers"]
-    for cookie in s.cookies:
-        cookie.expires = 1  # long past
-    sender.send("POST", server + "/v1/x", b"{}", None, (5.0, 5.0)).close()
-    assert not any(name == "Cookie" for name, _ in Recorder.seen[2]["headers"])
-    assert not s.cookies
+def _cookie_headers(seen: dict[str, Any]) -> list[str]:
+    return [value for name, value in seen["headers"] if name.lower() == "cookie"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"data": b"{}"},  # the PreparedSender fast path
+        {"json_body": {"a": 1}},  # Session.request
+    ],
+)
+def test_a_cookie_the_upstream_sets_for_one_client_never_reaches_the_next(server, body):
+    # As with `forward_client_key`: each client's own key, one session for all of them.
+    http = UpstreamHTTP("up", server + "/v1", {})
+    alice, bob = {"Authorization": "Bearer sk-alice"}, {"Authorization": "Bearer sk-bob"}
+    try:
+        first = http.request("POST", "/cookie", headers=alice, **body)
+        http.request("POST", "/x", headers=bob, **body)
+        http.request("POST", "/x", headers=alice, **body)
+    finally:
+        http.close()
+    assert ("Authorization", "Bearer sk-bob") in Recorder.seen[1]["headers"]
+    assert [_cookie_headers(seen) for seen in Recorder.seen] == [[], [], []]
+    assert not http.session.cookies
+    assert first.cookies.get("sid") == "abc"  # the response itself still tells what was set
 
 
 @pytest.mark.parametrize(

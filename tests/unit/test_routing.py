@@ -201,6 +201,48 @@ def test_retrieve_one_model(client, model_id):
     assert check_model(response.get_json()).id == model_id
 
 
+def test_retrieve_answers_pattern_routed_ids_that_are_not_listed(client):
+    first = client.get("/v1/models/mock/anything")
+    assert first.status_code == 200
+    model = first.get_json()
+    assert check_model(model).id == "mock/anything"
+    assert model["owned_by"] == "spare"
+    # `created` is the pattern entry's, the same on every call.
+    assert client.get("/v1/models/mock/other").get_json()["created"] == model["created"]
+    listed = [m["id"] for m in client.get("/v1/models").get_json()["data"]]
+    assert "mock/anything" not in listed
+
+
+def test_retrieve_gives_a_pattern_match_its_entrys_created(config):
+    models = {
+        "backends": {"mock": {"type": "mock"}},
+        "models": [{"id": "ollama/*", "backend": "mock", "created": 1690000000}],
+    }
+    client = create_app({**config, "MODELS": models}).test_client()
+    body = client.get("/v1/models/ollama/llama3:8b").get_json()
+    assert body == {
+        "id": "ollama/llama3:8b",
+        "object": "model",
+        "created": 1690000000,
+        "owned_by": "mock",
+    }
+
+
+def test_entry_for_is_the_entry_resolve_uses():
+    registry = ModelRegistry.from_list(
+        [
+            {"id": "x/exact", "backend": "a"},
+            {"id": "x/*", "backend": "b", "strip_prefix": "x/"},
+            {"id": "*", "backend": "c"},
+        ],
+        BACKENDS,
+    )
+    assert registry.entry_for("x/exact").backend == "a"
+    assert registry.entry_for("x/other").backend == "b"
+    assert registry.entry_for("y").backend == "c"
+    assert registry.resolve("x/other").upstream_model == "other"
+
+
 def test_retrieve_unknown_model_is_404(client):
     response = client.get("/v1/models/nope")
     assert response.status_code == 404

@@ -46,10 +46,18 @@ class MockBackend(Backend):
             usage_chunk = usage if call.wants_usage else None
             return Stream(stream.events(chunks, replies, usage_chunk, self.chunk_delay))
         choices = [
-            shaping.choice(index, reply.message(), reply.finish_reason)
+            shaping.choice(index, reply.message(), reply.finish_reason, reply.logprobs)
             for index, reply in enumerate(replies)
         ]
         return shaping.chat_completion(call.model, choices, usage)
+
+    def completion(self, call: Call) -> Result:
+        """A legacy completion through `chat`, each prompt counted as OpenAI's endpoint does."""
+        from app.services.legacy import completion_via_chat
+
+        # The mock stands in for OpenAI and its usage is our own count: the chat framing that
+        # `chat` adds to its prompt_tokens is not part of a legacy prompt.
+        return completion_via_chat(self, call, count_prompt=True)
 
     def embeddings(self, call: Call) -> dict[str, Any]:
         """Deterministic unit-length vectors (see `app.backends.mock.embeddings`)."""

@@ -12,6 +12,7 @@ from app.backends import shaping
 from app.backends.mock import tools
 from app.backends.mock.extract import Literals, parse
 from app.backends.mock.instances import InstanceBuilder
+from app.backends.mock.logprobs import choice_logprobs, token_logprobs
 from app.backends.mock.text import json_keys, last_user_text, reply_text, tool_results, words
 from app.backends.translate import dumps_arguments, max_output_tokens, stop_sequences
 from app.tokens import count_text, token_pieces
@@ -42,6 +43,15 @@ class Reply:
     completion_tokens: int
     pieces: list[str] = field(default_factory=list)
     calls: list[CallReply] = field(default_factory=list)
+    # One ChatCompletionTokenLogprob per piece, when the request asked for `logprobs`.
+    token_logprobs: list[dict[str, Any]] | None = None
+
+    @property
+    def logprobs(self) -> dict[str, Any] | None:
+        """The choice's `logprobs` object, or None when they were not asked for."""
+        if self.token_logprobs is None:
+            return None
+        return choice_logprobs(self.token_logprobs if self.style == tools.TEXT else None)
 
     @property
     def content(self) -> str | None:
@@ -75,6 +85,8 @@ class Composer:
         self.limit = max_output_tokens(body)
         response_format = body.get("response_format")
         self.format = response_format if isinstance(response_format, dict) else {}
+        self.logprobs = body.get("logprobs") is True
+        self.top_logprobs = body.get("top_logprobs") or 0
         # The seed, the choice index and what the answer is made from decide every word.
         self._seed = f"{body.get('seed')}|{len(self.messages)}|{self.prompt}|{self.results}"
 
@@ -83,7 +95,14 @@ class Composer:
         return random.Random(int.from_bytes(digest[:8], "big"))
 
     def reply(self, index: int) -> Reply:
-        """The answer for choice `index`."""
+        """The answer for choice `index`, with its tokens' log probabilities when asked for."""
+        reply = self._reply(index)
+        if self.logprobs:
+            seed = f"{index}|{self._seed}"
+            reply.token_logprobs = token_logprobs(reply.pieces, seed, self.top_logprobs)
+        return reply
+
+    def _reply(self, index: int) -> Reply:
         rng, literals = self._rng(index), Literals(self.prompt, self.literals)
         if self.plan.style == tools.TEXT:
             return self._text_reply(self._content(rng, literals))

@@ -8,6 +8,7 @@ from typing import Any
 
 from app.backends import shaping
 from app.backends.mock import tools
+from app.backends.mock.logprobs import choice_logprobs
 from app.backends.mock.replies import Reply
 
 
@@ -16,8 +17,11 @@ def _choice_chunks(
 ) -> Iterator[dict[str, Any]]:
     if reply.style == tools.TEXT:
         yield chunks.role(index)
-        for piece in reply.pieces:
-            yield chunks.content(index, piece)
+        tokens = reply.token_logprobs
+        for position, piece in enumerate(reply.pieces):
+            # Each content chunk carries the log probability of the token it holds.
+            logprobs = None if tokens is None else choice_logprobs([tokens[position]])
+            yield chunks.content(index, piece, logprobs)
     else:
         # A function-calling answer starts with null content, as OpenAI's does.
         yield chunks.delta(index, {"role": "assistant", "content": None, "refusal": None})

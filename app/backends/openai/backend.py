@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -177,6 +178,7 @@ class OpenAIBackend(Backend):
             lambda data: reported_error(self.name, data, secrets),
             counter,
             deadline,
+            functools.partial(self.http.finish, response),
         )
         return Stream(events, close=response.close, append_done=False)
 

@@ -80,8 +80,8 @@ def _code(value: Any) -> str | None:
     return str(value) if isinstance(value, str | int) else None
 
 
-def _snippet(content: bytes) -> str:
-    text = " ".join(content.decode("utf-8", "replace").split())
+def _snippet(text: str) -> str:
+    text = " ".join(text.split())
     # An HTML error page says nothing useful to an API client.
     if not text or text.startswith("<"):
         return ""
@@ -96,11 +96,11 @@ def http_error(
     secrets: Iterable[str | None],
 ) -> APIError:
     """The error for an upstream non-2xx answer: its status kept (5xx → 502), body enveloped."""
-    fields = _fields(content)
+    fields = _fields(content, tuple(secrets))
     message = fields.message or f"Upstream `{name}` answered HTTP {status}."
     return status_error(
         status,
-        redact(message, secrets),
+        message,
         type=fields.type,
         code=_client_code(fields.code),
         param=fields.param,
@@ -113,7 +113,7 @@ def reported_error(name: str, data: bytes, secrets: Iterable[str | None]) -> API
 
     Its status comes from a numeric `code`, else from its `type`, else 502.
     """
-    fields = _fields(data)
+    fields = _fields(data, tuple(secrets))
     status = 502
     if fields.code is not None and fields.code.isdigit() and 400 <= int(fields.code) < 600:
         status = int(fields.code)
@@ -124,19 +124,34 @@ def reported_error(name: str, data: bytes, secrets: Iterable[str | None]) -> API
     message = fields.message or f"Upstream `{name}` reported an error."
     return status_error(
         status,
-        redact(message, secrets),
+        message,
         type=fields.type,
         code=_client_code(fields.code),
         param=fields.param,
     )
 
 
-def _fields(body: bytes) -> ErrorFields:
-    """The error fields of an upstream body; a body that is not JSON is its own message."""
+def _fields(body: bytes, secrets: tuple[str | None, ...]) -> ErrorFields:
+    """The error fields of an upstream body, scrubbed; a body that is not JSON is its message."""
     try:
-        return error_fields(json.loads(body))
+        fields = error_fields(json.loads(body))
     except (ValueError, RecursionError):
-        return ErrorFields(message=_snippet(body) or None)
+        # Scrubbed whole before it is cut: a cut secret would no longer match, and its
+        # first characters would be shown.
+        text = redact(body.decode("utf-8", "replace"), secrets)
+        return ErrorFields(message=_snippet(text) or None)
+    # Upstreams echo the bearer they received in any field, not only in `message`.
+    return ErrorFields(
+        message=_scrubbed(fields.message, secrets),
+        # A `type` that held a secret is dropped: `***` is no OpenAI type.
+        type=fields.type if _scrubbed(fields.type, secrets) == fields.type else None,
+        param=_scrubbed(fields.param, secrets),
+        code=_scrubbed(fields.code, secrets),
+    )
+
+
+def _scrubbed(value: str | None, secrets: tuple[str | None, ...]) -> str | None:
+    return None if value is None else redact(value, secrets)
 
 
 def _client_code(code: str | None) -> str | None:

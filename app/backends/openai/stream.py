@@ -22,7 +22,9 @@ DONE = b"data: [DONE]\n\n"
 _DRAIN_LIMIT = 64 * 1024
 # The first `"model": "..."` of an event; a JSON string holds no bare quote, so this is a key.
 _MODEL = re.compile(rb'"model"\s*:\s*"(?:[^"\\]|\\.)*"')
-_ERROR = re.compile(rb'\s*\{\s*"error"\s*:')
+# An event whose first key is `error`. Some upstreams send `"error": null` in every chunk:
+# null and false are told apart here, without parsing the event.
+_ERROR = re.compile(rb'\s*\{\s*"error"\s*:(?!\s*(?:null|false)\s*[,}])')
 
 
 class ModelRewriter:
@@ -147,6 +149,7 @@ def relay(
     on_error: Callable[[bytes], APIError],
     counter: UsageCounter | None = None,
     deadline: float | None = None,
+    finish: Callable[[Iterator[bytes]], None] | None = None,
 ) -> Iterator[bytes]:
     """Yield the complete upstream events of each read as SSE bytes, ending with `[DONE]`.
 
@@ -154,8 +157,9 @@ def relay(
     error event from the upstream raises the error it describes, an event that is not a
     JSON object an UpstreamError (invalid UTF-8 is replaced instead). Without a first event
     by `deadline` (a `time.monotonic()` value) an UpstreamTimeoutError is raised. After
-    `[DONE]` what is left of `chunks` (normally just the end of the body) is read, up to a
-    limit, so that the connection can serve again.
+    `[DONE]`, `finish` gets what is left of the reads (normally just the end of the body),
+    to read it at once or drop the connection (`UpstreamHTTP.finish`); without one, up to
+    `_DRAIN_LIMIT` bytes of it are read.
     """
     decoder = RawSSEDecoder()
     reads = iter(chunks)
@@ -181,7 +185,7 @@ def relay(
             if end is not None:
                 raise end
             if done:
-                _drain(reads)
+                (finish or _drain)(reads)
                 return
     raise UpstreamError(
         f"Upstream `{name}` ended the stream before it was complete.",
@@ -209,7 +213,7 @@ def _encode(
                 out.append(b"\n\n")
             out.append(DONE)
             return b"".join(out), None, True
-        if event.event == b"error" or _ERROR.match(data):
+        if event.event == b"error" or (_ERROR.match(data) and _is_error(data)):
             return b"".join(out), on_error(data), False
         try:
             data = _checked(name, data)
@@ -217,12 +221,29 @@ def _encode(
             return b"".join(out), exc, False
         if counter is not None:
             counter.add(data)
-        out += (b"data: ", rewrite(data), b"\n\n")
+        data = rewrite(data)
+        if b"\n" in data:
+            # An event sent as several `data:` lines, joined by the decoder: each line needs
+            # its prefix again, and the client joins them back the same way.
+            data = data.replace(b"\n", b"\ndata: ")
+        out += (b"data: ", data, b"\n\n")
     return b"".join(out), None, False
 
 
+def _is_error(data: bytes) -> bool:
+    """True when an event starting with an `error` key is an error: that key is set (truthy).
+
+    The non-stream path reads an answer the same way, so `""`, `{}` or `0` are no errors.
+    """
+    try:
+        event = json.loads(data)
+    except (ValueError, RecursionError):
+        return True  # garbled, but it says error: its text is passed on as the message
+    return not isinstance(event, dict) or bool(event.get("error"))
+
+
 def _drain(reads: Iterator[bytes]) -> None:
-    """Read what follows `[DONE]` (normally just the body's end) so the connection is reused."""
+    """Read what follows `[DONE]`, up to `_DRAIN_LIMIT`, when `relay` was given no `finish`."""
     size = 0
     try:
         for chunk in reads:

@@ -16,8 +16,9 @@ DEFAULT_MAX_SESSIONS = 64
 class SessionPool:
     """Keep-alive sessions keyed by a hash of the credentials, least recently used evicted.
 
-    A session per credential set keeps cookies t3.chat may set for one account away from every
-    other account; the cookie header itself is a default header of that session only.
+    A session per credential set keeps each account's cookie header (a default header of that
+    session only) away from every other account; like every upstream session, it stores no
+    cookie the server sets.
     """
 
     def __init__(self, name: str, base_url: str, options: Mapping[str, Any]) -> None:
