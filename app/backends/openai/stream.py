@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -15,11 +14,7 @@ from app.backends.sse import RawSSEDecoder, RawSSEEvent
 from app.errors import APIError, UpstreamError, UpstreamTimeoutError
 from app.tokens import count_messages, count_text
 
-log = logging.getLogger(__name__)
-
 DONE = b"data: [DONE]\n\n"
-# What may follow `[DONE]` before the body ends; more than this and the connection is dropped.
-_DRAIN_LIMIT = 64 * 1024
 # The first `"model": "..."` of an event; a JSON string holds no bare quote, so this is a key.
 _MODEL = re.compile(rb'"model"\s*:\s*"(?:[^"\\]|\\.)*"')
 # An event whose first key is `error`. Some upstreams send `"error": null` in every chunk:
@@ -158,8 +153,8 @@ def relay(
     JSON object an UpstreamError (invalid UTF-8 is replaced instead). Without a first event
     by `deadline` (a `time.monotonic()` value) an UpstreamTimeoutError is raised. After
     `[DONE]`, `finish` gets what is left of the reads (normally just the end of the body),
-    to read it at once or drop the connection (`UpstreamHTTP.finish`); without one, up to
-    `_DRAIN_LIMIT` bytes of it are read.
+    to read it at once or drop the connection (`UpstreamHTTP.finish`); without one it is
+    left unread.
     """
     decoder = RawSSEDecoder()
     reads = iter(chunks)
@@ -185,7 +180,7 @@ def relay(
             if end is not None:
                 raise end
             if done:
-                (finish or _drain)(reads)
+                (finish or _leave)(reads)
                 return
     raise UpstreamError(
         f"Upstream `{name}` ended the stream before it was complete.",
@@ -242,17 +237,8 @@ def _is_error(data: bytes) -> bool:
     return not isinstance(event, dict) or bool(event.get("error"))
 
 
-def _drain(reads: Iterator[bytes]) -> None:
-    """Read what follows `[DONE]`, up to `_DRAIN_LIMIT`, when `relay` was given no `finish`."""
-    size = 0
-    try:
-        for chunk in reads:
-            size += len(chunk)
-            if size > _DRAIN_LIMIT:
-                return
-    except APIError as exc:
-        # The answer is complete; a failure after it only costs the pooled connection.
-        log.debug("upstream stream failed after [DONE]: %s", exc.message)
+def _leave(reads: Iterator[bytes]) -> None:
+    """What follows `[DONE]` stays unread when `relay` was given no `finish`."""
 
 
 def _checked(name: str, data: bytes) -> bytes:
