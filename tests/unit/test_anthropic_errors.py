@@ -204,3 +204,15 @@ def test_key_never_appears_in_responses_or_logs(client, caplog):
     assert len(bodies) == 3
     assert all(KEY not in body for body in bodies)
     assert KEY not in caplog.text
+
+
+def test_a_key_echoed_in_an_error_body_is_scrubbed(client, caplog):
+    caplog.set_level(logging.DEBUG)
+    with responses.RequestsMock() as mock:
+        echoed = error_body(f"weird_{KEY}", f"invalid x-api-key: {KEY} (from the proxy)")
+        mock.add(responses.POST, f"{BASE}/v1/messages", status=401, json=echoed)
+        response = client.post("/v1/chat/completions", json=REQUEST)
+    text = response.get_data(as_text=True)
+    assert response.status_code == 401
+    assert KEY not in text and KEY not in caplog.text
+    assert response.get_json()["error"]["message"] == "invalid x-api-key: *** (from the proxy)"

@@ -89,3 +89,13 @@ def test_closing_the_stream_closes_the_upstream_response(app):
         assert not upstream.raw.closed
         stream.close()
         assert upstream.raw.closed
+
+
+def test_a_key_echoed_in_an_error_event_is_scrubbed(client):
+    echoed = {
+        "type": "error",
+        "error": {"type": "sk-ant-unit-key", "message": "bad sk-ant-unit-key"},
+    }
+    _, _, events, _ = post_stream(client, sse(*TEXT_EVENTS[:4], echoed))
+    assert "sk-ant-unit-key" not in "".join(events)
+    assert check_error_sse(events).message == "bad ***"

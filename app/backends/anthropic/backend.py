@@ -55,7 +55,7 @@ class AnthropicBackend(Backend):
     def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         response = self.http.request(method, path, headers=self._headers(), **kwargs)
         if response.status_code >= 400:
-            raise response_error(self.name, response)
+            raise response_error(self.name, response, self.api_key)
         return response
 
     def chat(self, call: Call) -> Result:
@@ -66,7 +66,11 @@ class AnthropicBackend(Backend):
         response = self._send("POST", "/v1/messages", json_body=plan.payload, stream=stream)
         if stream:
             translator = StreamTranslator(
-                self.name, call.model, include_usage=call.wants_usage, answer_tool=plan.answer_tool
+                self.name,
+                call.model,
+                include_usage=call.wants_usage,
+                answer_tool=plan.answer_tool,
+                secret=self.api_key,
             )
             return Stream(translator.translate(self.http.iter_bytes(response)), response.close)
         return chat_completion(self._json(response), call.model, plan.answer_tool)

@@ -20,6 +20,7 @@ from app.errors import (
     UpstreamOverloadedError,
     UpstreamTimeoutError,
 )
+from app.redaction import scrub
 
 # The HTTP status Anthropic documents for each error type; used for errors that arrive as a
 # stream event, where there is no HTTP status to go by.
@@ -62,10 +63,18 @@ _BY_TYPE = {
 
 
 def anthropic_error(
-    status: int, error_type: str | None, message: str, headers: Mapping[str, str] | None = None
+    status: int,
+    error_type: str | None,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    secret: str | None = None,
 ) -> APIError:
-    """The client-facing error for one Anthropic error (type and message kept)."""
+    """The client-facing error for one Anthropic error (type and message kept, key scrubbed)."""
     headers = dict(headers or {})
+    if secret:
+        # Whatever sits between the gateway and Anthropic may echo the key it was sent.
+        message = scrub(message, [secret])
+        error_type = scrub(error_type, [secret]) if error_type else error_type
     build = _BY_TYPE.get(error_type or "")
     if build is None and status == 529:
         build = _overloaded
@@ -85,7 +94,7 @@ def _error_fields(payload: Any) -> tuple[str | None, str | None]:
     return error_type, message
 
 
-def response_error(name: str, response: requests.Response) -> APIError:
+def response_error(name: str, response: requests.Response, secret: str | None = None) -> APIError:
     """The error for a non-2xx upstream response; reads (and closes) its body."""
     try:
         raw = response.content
@@ -100,13 +109,14 @@ def response_error(name: str, response: requests.Response) -> APIError:
     error_type, message = _error_fields(payload)
     if message is None:
         message = f"Upstream `{name}` answered HTTP {response.status_code}."
-    return anthropic_error(response.status_code, error_type, message, passed_headers(response))
+    headers = passed_headers(response)
+    return anthropic_error(response.status_code, error_type, message, headers, secret)
 
 
-def event_error(name: str, payload: Any) -> APIError:
+def event_error(name: str, payload: Any, secret: str | None = None) -> APIError:
     """The error for an `error` event received in the middle of a stream."""
     error_type, message = _error_fields(payload)
     if message is None:
         message = f"Upstream `{name}` reported an error during the stream."
     status = TYPE_STATUS.get(error_type or "", 500)
-    return anthropic_error(status, error_type, message)
+    return anthropic_error(status, error_type, message, secret=secret)

@@ -39,9 +39,17 @@ class StreamTranslator:
     """
 
     def __init__(
-        self, name: str, model: str, *, include_usage: bool, answer_tool: str | None = None
+        self,
+        name: str,
+        model: str,
+        *,
+        include_usage: bool,
+        answer_tool: str | None = None,
+        secret: str | None = None,
     ) -> None:
         self.name = name
+        # The provider key, never to be echoed in an error event.
+        self.secret = secret
         self.model = model
         self.include_usage = include_usage
         self.answer_tool = answer_tool
@@ -66,7 +74,7 @@ class StreamTranslator:
             payload = self._parse(event.data)
             kind = payload.get("type") or event.event
             if kind == "error":
-                raise event_error(self.name, payload)
+                raise event_error(self.name, payload, self.secret)
             # `ping` and event types added to the API later carry nothing to pass on.
             handler = handlers.get(kind)
             if handler is not None:
