@@ -22,7 +22,7 @@ from app import observe, redaction
 LOGGER_NAME = "gateway.requests"
 FORMATS = ("json", "text")
 _REQUEST = "gateway.access_log"
-# Client-chosen strings (model, path) are cut to this length.
+# The client-chosen path is cut to this length (model names: app.observe, scrubbed and cut).
 _MAX_TEXT = 200
 _PLAIN = re.compile(r"^[A-Za-z0-9._:/\-*]*$")
 
@@ -42,10 +42,6 @@ class StdoutHandler(logging.Handler):
             self.handleError(record)
 
 
-def _text(value: str | None) -> str | None:
-    return None if value is None else value[:_MAX_TEXT]
-
-
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 1)
 
@@ -62,9 +58,9 @@ def entry(exchange: observe.Exchange) -> dict[str, Any]:
         "stream": exchange.stream,
         "stream_error": exchange.stream_error,
         "key_name": exchange.key_name,
-        "model": _text(exchange.model),
+        "model": exchange.model,
         "backend": exchange.backend,
-        "upstream_model": _text(exchange.upstream_model),
+        "upstream_model": exchange.upstream_model,
         "latency_ms": _ms(exchange.latency),
         "ttft_ms": _ms(exchange.ttft),
         "prompt_tokens": exchange.prompt_tokens,

@@ -78,6 +78,24 @@ def estimated_usage(prompt: str, texts: list[str], model: str) -> dict[str, int]
     return shaping.usage(count_text(prompt, model), completion_tokens)
 
 
+def prompt_usage(
+    reported: dict[str, Any] | None,
+    prompt: str,
+    texts: list[str],
+    model: str,
+    count_prompt: bool = False,
+) -> dict[str, int]:
+    """One prompt's usage: the chat answer's own, else counted here.
+
+    With `count_prompt` the prompt is counted as its own text, as the completions endpoint
+    bills it, rather than as the chat message (with its framing) the backend was sent.
+    """
+    usage = reported or estimated_usage(prompt, texts, model)
+    if not count_prompt:
+        return usage
+    return shaping.usage(count_text(prompt, model), int(usage.get("completion_tokens") or 0))
+
+
 def add_usage(total: dict[str, int] | None, part: dict[str, Any]) -> dict[str, int]:
     """`total` plus the token counts of `part` (a chat usage object)."""
     total = total or shaping.usage(0, 0)

@@ -39,8 +39,7 @@ def _setting(name: str, default: int) -> Any:
 
 def max_n() -> int:
     """The largest `n` this gateway accepts: `GATEWAY_MAX_N`, never above the spec's 128."""
-    limit = current_app.config.get("GATEWAY_MAX_N", 16) if has_app_context() else 16
-    return min(int(limit), _SPEC_MAX_N)
+    return min(int(_setting("GATEWAY_MAX_N", 16)()), _SPEC_MAX_N)
 
 
 class LogitBias(JSONObject):

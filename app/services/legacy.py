@@ -19,13 +19,14 @@ from app.backends.shaping_legacy import (
     add_usage,
     estimated_usage,
     finish_reason,
+    prompt_usage,
     text_choice,
     text_completion,
 )
 from app.errors import InvalidRequestError, UnsupportedError
 from app.schemas.chat import ChatCompletionRequestSchema
 from app.schemas.problems import request_error
-from app.services.legacy_stream import prompt_usage, text_stream
+from app.services.legacy_stream import text_stream
 from app.tokens import decode_tokens
 
 # The spec's own default for the legacy endpoint (chat has none).

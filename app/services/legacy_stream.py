@@ -6,17 +6,15 @@ import json
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
-from app.backends import shaping
 from app.backends.base import Call, Result, Stream
 from app.backends.shaping_legacy import (
     TextChunkFactory,
     add_usage,
-    estimated_usage,
     finish_reason,
+    prompt_usage,
 )
 from app.backends.sse import SSEDecoder
 from app.errors import UpstreamError
-from app.tokens import count_text
 
 
 class _Open:
@@ -67,24 +65,6 @@ def chat_chunks(stream: Stream) -> Iterator[dict[str, Any]]:
                 yield chunk
 
 
-def prompt_usage(
-    reported: dict[str, Any] | None,
-    prompt: str,
-    texts: list[str],
-    model: str,
-    count_prompt: bool = False,
-) -> dict[str, int]:
-    """One prompt's usage: the chat answer's own, else counted here.
-
-    With `count_prompt` the prompt is counted as its own text, as the completions endpoint
-    bills it, rather than as the chat message (with its framing) the backend was sent.
-    """
-    usage = reported or estimated_usage(prompt, texts, model)
-    if not count_prompt:
-        return usage
-    return shaping.usage(count_text(prompt, model), int(usage.get("completion_tokens") or 0))
-
-
 def text_stream(
     call: Call,
     prompts: list[str],
@@ -96,7 +76,7 @@ def text_stream(
 
     The first chat request is made here, so that its failures are still plain JSON errors
     (and may be retried); later prompts start when the previous one has finished.
-    `count_prompt` is as for `prompt_usage`.
+    `count_prompt` is as for `shaping_legacy.prompt_usage`.
     """
     chunks = TextChunkFactory(call.model)
     current = _Open()

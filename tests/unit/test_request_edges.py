@@ -1,5 +1,6 @@
-"""Request rules from an audit against OpenAI: lone surrogates, overflowing numbers, tool limits,
-`parallel_tool_calls`, empty `tool_calls`, the spec's cap on `n`, and empty stop strings."""
+"""Request rules at the edges, as OpenAI applies them: lone surrogates, overflowing numbers,
+tool limits, `parallel_tool_calls`, empty `tool_calls`, the spec's cap on `n`, and empty stop
+strings."""
 
 from __future__ import annotations
 
