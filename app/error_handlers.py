@@ -7,7 +7,7 @@ import logging
 from flask import Flask, Response, current_app, g, jsonify
 from werkzeug.exceptions import HTTPException
 
-from app.errors import APIError
+from app.errors import APIError, drop_tracebacks
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,8 @@ def handle_api_error(exc: APIError) -> Response:
 
 def handle_http_exception(exc: HTTPException) -> Response:
     """Render Flask/werkzeug errors (404, 405, 413, bad JSON...) in the same envelope."""
+    # A routing error also stays on the request, which its frames hold.
+    drop_tracebacks(exc)
     return error_response(_from_http_exception(exc))
 
 

@@ -113,3 +113,17 @@ class UpstreamOverloadedError(APIError):
 
 class UpstreamTimeoutError(APIError):
     status, type, code = 504, "timeout", "upstream_timeout"
+
+
+def drop_tracebacks(exc: BaseException) -> BaseException:
+    """`exc` with its tracebacks and those of the exceptions chained to it detached.
+
+    A traceback holds the frames it went through, and a frame often holds the exception in a
+    local: a reference cycle that keeps a whole failed request in memory until a full
+    collection. For exceptions whose frames are of no further use once translated.
+    """
+    chained: BaseException | None = exc
+    while chained is not None:
+        chained.__traceback__ = None
+        chained = chained.__cause__ or chained.__context__
+    return exc

@@ -1,18 +1,21 @@
 -- wrk script: POST a typical chat completion request and print a JSON summary line at the end.
 -- BENCH_KEY (env) is sent as the bearer token; the body's model is BENCH_MODEL (env).
+-- BENCH_METHOD=GET sends a bodiless GET to BENCH_PATH instead (readiness checks).
 
 local model = os.getenv("BENCH_MODEL") or "bench-model"
 local key = os.getenv("BENCH_KEY") or "none"
 
-wrk.method = "POST"
+wrk.method = os.getenv("BENCH_METHOD") or "POST"
 wrk.path = os.getenv("BENCH_PATH") or "/v1/chat/completions"
-wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. key
-wrk.body = '{"model":"' .. model .. '","messages":['
-  .. '{"role":"system","content":"You are a helpful assistant. Answer briefly."},'
-  .. '{"role":"user","content":"Write one short paragraph about a quick brown fox '
-  .. 'and a lazy dog, suitable for a typing exercise."}],'
-  .. '"temperature":0.7,"max_tokens":256,"user":"bench"}'
+if wrk.method == "POST" then
+  wrk.headers["Content-Type"] = "application/json"
+  wrk.body = '{"model":"' .. model .. '","messages":['
+    .. '{"role":"system","content":"You are a helpful assistant. Answer briefly."},'
+    .. '{"role":"user","content":"Write one short paragraph about a quick brown fox '
+    .. 'and a lazy dog, suitable for a typing exercise."}],'
+    .. '"temperature":0.7,"max_tokens":256,"user":"bench"}'
+end
 
 done = function(summary, latency, requests)
   local e = summary.errors

@@ -110,11 +110,17 @@ def start_gateway(procs_: Processes, upstream_port: int, workers: int) -> tuple[
     procs.wait_port(port)
     # Workers import the app after the master binds: wait until both can answer.
     for _ in range(workers * 4):
-        wrk(port, 1, 1, "/health")
+        wrk(port, 1, 1, "/health", "GET")
     return port, proc.pid
 
 
-def wrk(port: int, connections: int, seconds: int, path: str = "/v1/chat/completions") -> dict:
+def wrk(
+    port: int,
+    connections: int,
+    seconds: int,
+    path: str = "/v1/chat/completions",
+    method: str = "POST",
+) -> dict:
     """Run wrk (one thread) with bench/post.lua; the summary its `done` hook prints.
 
     wrk corrects its latency histogram for coordinated omission before `done` runs (each
@@ -123,6 +129,7 @@ def wrk(port: int, connections: int, seconds: int, path: str = "/v1/chat/complet
     shows latency at concurrency 1 only, where few answers take twice the mean.
     """
     env = {**os.environ, "BENCH_KEY": KEY, "BENCH_MODEL": MODEL, "BENCH_PATH": path}
+    env["BENCH_METHOD"] = method
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
     argv += ["-s", str(BENCH / "post.lua"), f"http://127.0.0.1:{port}"]
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=seconds + 30)

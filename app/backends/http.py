@@ -15,7 +15,7 @@ from urllib3.exceptions import ReadTimeoutError
 
 from app import __version__
 from app.backends.prepared import LeanAdapter, NoCookies, PreparedSender, without_body
-from app.errors import APIError, UpstreamError, UpstreamTimeoutError
+from app.errors import APIError, UpstreamError, UpstreamTimeoutError, drop_tracebacks
 
 log = logging.getLogger(__name__)
 
@@ -238,6 +238,7 @@ class UpstreamHTTP:
         """The client-facing error for a failure below HTTP (connect, read, timeout)."""
         # The exception text may carry URLs: it is logged by class only.
         log.warning("upstream %s failed: %s", self.name, type(exc).__name__)
+        drop_tracebacks(exc)
         if isinstance(exc, requests.ConnectTimeout):
             return UpstreamTimeoutError(
                 f"Timed out connecting to upstream `{self.name}`.", retryable=True

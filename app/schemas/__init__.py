@@ -7,7 +7,7 @@ from typing import Any
 import marshmallow as ma
 from flask import current_app, request
 
-from app.errors import InvalidRequestError
+from app.errors import InvalidRequestError, drop_tracebacks
 from app.schemas.limits import check_body, parse_json
 from app.schemas.problems import request_error
 
@@ -45,4 +45,4 @@ def load_request(schema: ma.Schema) -> dict[str, Any]:
     try:
         return schema.load(body)
     except ma.ValidationError as exc:
-        raise request_error(exc.messages) from exc
+        raise request_error(exc.messages) from drop_tracebacks(exc)

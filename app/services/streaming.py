@@ -70,10 +70,13 @@ class EventStream:
         if not self.finished:
             log.info("stream %s closed before its end (client went away)", self.request_id)
         self._release()
-        if self.response is not None:
+        # Unbound first, so that the stream's objects are freed as it ends rather than left
+        # in a reference cycle for the garbage collector's next full pass.
+        response, self.response = self.response, None
+        if response is not None:
             # Runs the response's close callbacks (request log, metrics); they call back
             # here, which is a no-op by now.
-            self.response.close()
+            response.close()
 
     def _generate(self) -> Iterator[bytes]:
         exchange = self.exchange

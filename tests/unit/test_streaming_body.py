@@ -176,3 +176,21 @@ def test_a_client_gone_mid_stream_still_ends_the_request_once(app):
     next(events)
     body.close()
     assert len(finished) == 1
+
+
+def test_a_stream_the_client_left_is_freed_without_the_garbage_collector(app):
+    """Reference counting alone frees the body, response and backend stream of a stream closed
+    mid-way (tests/unit/test_request_garbage.py covers streams read to their end)."""
+    import gc
+    import weakref
+
+    body, _ = _wsgi_stream(app, "endless")
+    next(iter(body))
+    refs = [weakref.ref(body), weakref.ref(body.response), weakref.ref(body.stream)]
+    gc.disable()
+    try:
+        body.close()
+        del body
+        assert [ref() for ref in refs] == [None, None, None]
+    finally:
+        gc.enable()
