@@ -139,3 +139,21 @@ def test_sigterm_stops_accepting_and_starts_the_grace_period(load_conf, config):
     assert calls == [signal.SIGTERM]
     drain = app.extensions["gateway.drain"]
     assert drain.deadline is not None and not drain.expired
+
+
+@pytest.mark.parametrize("chosen, installed", [("", 1), ("65536", 0)])
+def test_workers_return_freed_large_buffers_unless_malloc_was_tuned(
+    load_conf, config, monkeypatch, chosen, installed
+):
+    from app import malloc
+
+    calls = []
+    monkeypatch.setattr(malloc, "install", lambda: calls.append(1))
+    conf = load_conf(MALLOC_MMAP_THRESHOLD_=chosen)
+    original = signal.getsignal(signal.SIGTERM)
+    try:
+        conf["post_worker_init"](SimpleNamespace(wsgi=create_app(config)))
+    finally:
+        gc.unfreeze()
+        signal.signal(signal.SIGTERM, original)
+    assert len(calls) == installed
