@@ -12,6 +12,9 @@ import yaml
 
 from app.errors import ModelNotFoundError
 
+# What a model entry's `endpoints` may list: /v1/chat/completions, /v1/completions, /v1/embeddings.
+ENDPOINTS = frozenset({"chat", "completions", "embeddings"})
+
 
 @dataclass(frozen=True)
 class ModelEntry:
@@ -24,6 +27,8 @@ class ModelEntry:
     retries: int = 0
     fallbacks: tuple[str, ...] = ()
     created: int = 0
+    # The endpoints it serves (ENDPOINTS); None: every one.
+    endpoints: frozenset[str] | None = None
     options: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -42,6 +47,7 @@ class Route:
     retries: int = 0
     fallbacks: tuple[str, ...] = ()
     options: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    endpoints: frozenset[str] | None = None
 
 
 class ModelRegistry:
@@ -69,6 +75,7 @@ class ModelRegistry:
                 raise ValueError(f"models[{i}] repeats the id `{model_id}`")
             seen.add(model_id)
             known = {"id", "backend", "model", "strip_prefix", "retries", "fallbacks", "created"}
+            known.add("endpoints")
             entries.append(
                 ModelEntry(
                     id=model_id,
@@ -78,6 +85,7 @@ class ModelRegistry:
                     retries=int(item.get("retries", 0)),
                     fallbacks=_names(item.get("fallbacks")),
                     created=int(item.get("created", created)),
+                    endpoints=_endpoints(item.get("endpoints"), f"models[{i}] ({model_id})"),
                     options={k: v for k, v in item.items() if k not in known},
                 )
             )
@@ -126,7 +134,25 @@ class ModelRegistry:
 
     @staticmethod
     def _route(entry: ModelEntry, name: str, upstream: str) -> Route:
-        return Route(name, entry.backend, upstream, entry.retries, entry.fallbacks, entry.options)
+        return Route(
+            name,
+            entry.backend,
+            upstream,
+            entry.retries,
+            entry.fallbacks,
+            entry.options,
+            entry.endpoints,
+        )
+
+
+def _endpoints(value: Any, where: str) -> frozenset[str] | None:
+    """`endpoints` as a set of ENDPOINTS names; None (every endpoint) when not given."""
+    if value is None:
+        return None
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not names or not all(n in ENDPOINTS for n in names):
+        raise ValueError(f"{where}: `endpoints` must list some of {', '.join(sorted(ENDPOINTS))}")
+    return frozenset(names)
 
 
 def _names(value: Any) -> tuple[str, ...]:

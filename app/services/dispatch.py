@@ -17,6 +17,7 @@ from app import gateway, metrics, observe
 from app.backends import Call, Result, Stream
 from app.errors import APIError, ModelNotFoundError
 from app.routing import Route
+from app.services import endpoints
 
 log = logging.getLogger(__name__)
 
@@ -72,19 +73,28 @@ def backoff(attempt: int, error: APIError, base: float, cap: float) -> float:
     return random.uniform(delay / 2, delay)
 
 
-def routes_for(model: str) -> list[Route]:
-    """The model's route, then its fallbacks' routes in order (theirs are not followed)."""
+def routes_for(model: str, operation: str) -> list[Route]:
+    """The model's route, then its fallbacks' routes in order (theirs are not followed).
+
+    A model that does not serve `operation` is refused as OpenAI refuses it; a fallback that
+    does not is left out.
+    """
     registry = gateway.models()
     first = registry.resolve(model)
+    if not endpoints.serves(first, operation):
+        raise endpoints.refusal(first, operation)
     routes, seen = [first], {model}
     for fallback in first.fallbacks:
         if fallback in seen:
             continue
         seen.add(fallback)
         try:
-            routes.append(registry.resolve(fallback))
+            route = registry.resolve(fallback)
         except ModelNotFoundError:
             log.warning("model %s: fallback %s is not in the models file", model, fallback)
+            continue
+        if endpoints.serves(route, operation):
+            routes.append(route)
     return routes
 
 
@@ -111,7 +121,7 @@ def dispatch(operation: str, body: dict[str, Any]) -> Answer:
     if exchange is not None:
         exchange.model = body.get("model")
     error: APIError | None = None
-    for route in routes_for(body["model"]):
+    for route in routes_for(body["model"], operation):
         for attempt in range(route.retries + 1):
             if attempt and error is not None:
                 sleep(backoff(attempt - 1, error, base, cap))

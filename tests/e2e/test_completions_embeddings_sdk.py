@@ -24,6 +24,8 @@ MODELS = {
         {"id": "gpt-4o", "backend": "mock"},
         {"id": "text-embedding-3-small", "backend": "mock"},
         {"id": "text-embedding-3-large", "backend": "mock"},
+        {"id": "text-embedding-ada-002", "backend": "mock", "endpoints": ["embeddings"]},
+        {"id": "gpt-4o-mini", "backend": "mock", "endpoints": ["chat", "completions"]},
     ],
 }
 
@@ -125,6 +127,28 @@ def test_sdk_embeddings_refused_for_chat_models(client):
     with pytest.raises(openai.BadRequestError) as info:
         client.embeddings.create(model="gpt-4o", input="x")
     assert "does not support embeddings" in info.value.message
+
+
+def test_sdk_models_are_refused_on_endpoints_they_do_not_serve(client):
+    with pytest.raises(openai.NotFoundError) as info:
+        client.chat.completions.create(
+            model="text-embedding-ada-002", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert info.value.message == (
+        "Error code: 404 - This is not a chat model and thus not supported in the"
+        " v1/chat/completions endpoint. Did you mean to use v1/embeddings?"
+    )
+    assert (info.value.param, info.value.code, info.value.type) == (
+        "model",
+        None,
+        "invalid_request_error",
+    )
+    with pytest.raises(openai.PermissionDeniedError) as info:
+        client.embeddings.create(model="gpt-4o-mini", input="x")
+    assert info.value.message == (
+        "Error code: 403 - You are not allowed to generate embeddings from this model"
+    )
+    assert client.completions.create(model="gpt-4o-mini", prompt="hi").model == "gpt-4o-mini"
 
 
 def test_langchain_embeddings(gateway, client, transport):

@@ -121,8 +121,20 @@ def test_unknown_model_raises_model_not_found():
         (["m"], ["models[0]"]),
         ([{"id": "m", "backend": "a"}, {"id": "m", "backend": "b"}], ["models[1]", "m"]),
         ([{"id": "m", "backend": "a", "fallbacks": ["ghost"]}], ["m", "ghost"]),
+        ([{"id": "m", "backend": "a", "endpoints": ["chats"]}], ["models[0]", "endpoints"]),
+        ([{"id": "m", "backend": "a", "endpoints": []}], ["models[0]", "endpoints"]),
+        ([{"id": "m", "backend": "a", "endpoints": {"chat": 1}}], ["models[0]", "endpoints"]),
     ],
-    ids=["unknown-backend", "no-backend", "not-a-mapping", "duplicate-id", "unknown-fallback"],
+    ids=[
+        "unknown-backend",
+        "no-backend",
+        "not-a-mapping",
+        "duplicate-id",
+        "unknown-fallback",
+        "unknown-endpoint",
+        "no-endpoint",
+        "endpoints-not-a-list",
+    ],
 )
 def test_bad_models_file_fails_at_start_with_a_clear_message(items, words):
     with pytest.raises(ValueError) as info:
@@ -171,9 +183,16 @@ def test_the_shipped_models_file_routes_the_familiar_names_to_the_mock(config):
     client = app.test_client()
     listed = {m["id"]: m["owned_by"] for m in client.get("/v1/models").get_json()["data"]}
     assert {name: listed.get(name) for name in FAMILIAR} == {name: "mock" for name in FAMILIAR}
-    for name in FAMILIAR[:-3]:
-        body = {"model": name, "messages": [{"role": "user", "content": "hi"}]}
-        answer = client.post("/v1/chat/completions", json=body)
+    hi = [{"role": "user", "content": "hi"}]
+    for name in FAMILIAR:
+        # Each name answers on the endpoints OpenAI serves it on.
+        if "embedding" in name:
+            path, body = "/v1/embeddings", {"model": name, "input": "hi"}
+        elif name.endswith("-instruct"):
+            path, body = "/v1/completions", {"model": name, "prompt": "hi"}
+        else:
+            path, body = "/v1/chat/completions", {"model": name, "messages": hi}
+        answer = client.post(path, json=body)
         assert answer.status_code == 200, name
         assert answer.get_json()["model"] == name
 
@@ -275,3 +294,21 @@ def test_fallback_answers_when_the_primary_fails(config, monkeypatch):
     assert response.status_code == 200
     assert response.headers["x-gateway-backend"] == "mock/backup"
     assert app.extensions["gateway.backends"]["down"].calls == 2
+
+
+def test_a_fallback_is_tried_only_on_the_endpoints_it_serves(config, monkeypatch):
+    monkeypatch.setitem(backends.BACKEND_TYPES, "broken", f"{__name__}:BrokenBackend")
+    models = {
+        "backends": {"down": {"type": "broken"}, "mock": {"type": "mock"}},
+        "models": [
+            {"id": "main", "backend": "down", "fallbacks": ["embedder", "backup"]},
+            {"id": "embedder", "backend": "down", "endpoints": ["embeddings"]},
+            {"id": "backup", "backend": "mock", "endpoints": "chat"},
+        ],
+    }
+    app = create_app({**config, "MODELS": models, "RETRY_BACKOFF_BASE": 0.0})
+    response = app.test_client().post("/v1/chat/completions", json={**BODY, "model": "main"})
+    assert response.status_code == 200
+    assert response.headers["x-gateway-backend"] == "mock/backup"
+    # main failed once; the embedding-only fallback was never asked.
+    assert app.extensions["gateway.backends"]["down"].calls == 1
