@@ -14,6 +14,10 @@ from app.errors import ModelNotFoundError
 
 # What a model entry's `endpoints` may list: /v1/chat/completions, /v1/completions, /v1/embeddings.
 ENDPOINTS = frozenset({"chat", "completions", "embeddings"})
+# An entry's own keys; any other key is an option for its backend.
+_ENTRY_KEYS = frozenset(
+    {"id", "backend", "model", "strip_prefix", "retries", "fallbacks", "created", "endpoints"}
+)
 
 
 @dataclass(frozen=True)
@@ -74,8 +78,6 @@ class ModelRegistry:
                 # A later duplicate would silently replace the earlier route.
                 raise ValueError(f"models[{i}] repeats the id `{model_id}`")
             seen.add(model_id)
-            known = {"id", "backend", "model", "strip_prefix", "retries", "fallbacks", "created"}
-            known.add("endpoints")
             entries.append(
                 ModelEntry(
                     id=model_id,
@@ -86,7 +88,7 @@ class ModelRegistry:
                     fallbacks=_names(item.get("fallbacks")),
                     created=int(item.get("created", created)),
                     endpoints=_endpoints(item.get("endpoints"), f"models[{i}] ({model_id})"),
-                    options={k: v for k, v in item.items() if k not in known},
+                    options={k: v for k, v in item.items() if k not in _ENTRY_KEYS},
                 )
             )
         registry = cls(entries)

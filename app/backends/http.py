@@ -238,6 +238,8 @@ class UpstreamHTTP:
         """The client-facing error for a failure below HTTP (connect, read, timeout)."""
         # The exception text may carry URLs: it is logged by class only.
         log.warning("upstream %s failed: %s", self.name, type(exc).__name__)
+        # Nor are its frames of use: kept, they hold the failed request (urllib3 keeps the
+        # error in a local of a frame its traceback holds).
         drop_tracebacks(exc)
         if isinstance(exc, requests.ConnectTimeout):
             return UpstreamTimeoutError(

@@ -111,14 +111,20 @@ _EVENT = chunk(
 _LIMITED = json.dumps(
     {"error": {"message": "Slow down.", "type": "requests", "param": None, "code": None}}
 ).encode()
+# Each answer closes its connection (the scripted upstream hangs up after it): the next
+# request must not find a pooled connection the upstream is closing.
+_CLOSE = b"Connection: close\r\n"
 UPSTREAM_ANSWERS = {
-    "answer": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-    % (len(_ANSWER), _ANSWER),
-    "stream": CHUNKED + _EVENT + chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n",
-    "stream cut short": CHUNKED + _EVENT,
-    "429": b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
-    b"Content-Length: %d\r\n\r\n%s" % (len(_LIMITED), _LIMITED),
-    "500": b"HTTP/1.1 500 Oops\r\nContent-Length: 4\r\n\r\noops",
+    "answer": b"HTTP/1.1 200 OK\r\n%sContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+    % (_CLOSE, len(_ANSWER), _ANSWER),
+    "stream": CHUNKED.replace(b"\r\n", b"\r\n" + _CLOSE, 1)
+    + _EVENT
+    + chunk(b"data: [DONE]\n\n")
+    + b"0\r\n\r\n",
+    "stream cut short": CHUNKED.replace(b"\r\n", b"\r\n" + _CLOSE, 1) + _EVENT,
+    "429": b"HTTP/1.1 429 Too Many Requests\r\n%sContent-Type: application/json\r\n"
+    b"Content-Length: %d\r\n\r\n%s" % (_CLOSE, len(_LIMITED), _LIMITED),
+    "500": b"HTTP/1.1 500 Oops\r\n%sContent-Length: 4\r\n\r\noops" % _CLOSE,
     "refused": None,
 }
 
