@@ -11,11 +11,11 @@ from typing import Any
 
 import requests
 import urllib3.exceptions
-from urllib3.exceptions import ReadTimeoutError
 
 from app import __version__
 from app.backends.prepared import LeanAdapter, NoCookies, PreparedSender, without_body
-from app.errors import APIError, UpstreamError, UpstreamTimeoutError, drop_tracebacks
+from app.backends.upstream_transport import transport_error
+from app.errors import APIError, UpstreamError, UpstreamTimeoutError
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class UpstreamHTTP:
                     allow_redirects=False,
                 )
         except requests.RequestException as exc:
-            raise self.transport_error(exc) from exc
+            raise transport_error(self.name, exc) from exc
         if not stream:
             try:
                 body = self.read_body(response)
@@ -215,7 +215,7 @@ class UpstreamHTTP:
             http.client.HTTPException,
             OSError,
         ) as exc:
-            raise self.transport_error(exc, started=True) from exc
+            raise transport_error(self.name, exc, started=True) from exc
 
     def _line_length(self, chunk: bytes, pending: int, limit: int) -> int:
         """Bytes since the last newline once `chunk` is added to `pending`; over `limit` fails."""
@@ -232,38 +232,6 @@ class UpstreamHTTP:
             f"Upstream `{self.name}` sent an answer larger than the {self.max_response_bytes} "
             "bytes this gateway accepts.",
             code="upstream_response_too_large",
-        )
-
-    def transport_error(self, exc: Exception, *, started: bool = False) -> APIError:
-        """The client-facing error for a failure below HTTP (connect, read, timeout)."""
-        # The exception text may carry URLs: it is logged by class only.
-        log.warning("upstream %s failed: %s", self.name, type(exc).__name__)
-        # Nor are its frames of use: kept, they hold the failed request (urllib3 keeps the
-        # error in a local of a frame its traceback holds).
-        drop_tracebacks(exc)
-        if isinstance(exc, requests.ConnectTimeout):
-            return UpstreamTimeoutError(
-                f"Timed out connecting to upstream `{self.name}`.", retryable=True
-            )
-        if _is_read_timeout(exc):
-            what = "stopped sending data" if started else "did not answer in time"
-            return UpstreamTimeoutError(f"Upstream `{self.name}` {what}.", retryable=True)
-        if started or isinstance(exc, requests.exceptions.ChunkedEncodingError):
-            return UpstreamError(
-                f"Upstream `{self.name}` closed the connection before the answer was complete.",
-                code="upstream_disconnected",
-                retryable=True,
-            )
-        if _dropped_before_answer(exc):
-            return UpstreamError(
-                f"Upstream `{self.name}` closed the connection without answering.",
-                code="upstream_disconnected",
-                retryable=True,
-            )
-        return UpstreamError(
-            f"Could not connect to upstream `{self.name}`.",
-            code="upstream_unreachable",
-            retryable=True,
         )
 
     def close(self) -> None:
@@ -286,18 +254,3 @@ def _ends_soon(chunks: Iterator[bytes]) -> bool:
         if size > FINISH_BYTES or time.monotonic() > deadline:
             return False
     return True
-
-
-def _dropped_before_answer(exc: Exception) -> bool:
-    """True when the connection was open but closed (or reset) before the status line came."""
-    # requests reports it as a ConnectionError around urllib3's "Connection aborted."; a
-    # connection that could not be opened at all arrives as a NewConnectionError instead.
-    return bool(exc.args) and isinstance(exc.args[0], urllib3.exceptions.ProtocolError)
-
-
-def _is_read_timeout(exc: Exception) -> bool:
-    """True for a read timeout, however requests or urllib3 wrapped it (or a socket's own)."""
-    if isinstance(exc, requests.ReadTimeout | ReadTimeoutError | TimeoutError):
-        return True
-    # requests reports a read timeout while reading the body as a ConnectionError.
-    return bool(exc.args) and isinstance(exc.args[0], ReadTimeoutError)
