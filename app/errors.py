@@ -6,6 +6,7 @@ APIError                     500 server_error
 │   └── PayloadTooLarge      413 invalid_request_error
 ├── AuthenticationError      401 invalid_request_error / invalid_api_key
 ├── PermissionDeniedError    403 invalid_request_error
+│   └── EmbeddingsNotAllowed 403 invalid_request_error (the model cannot embed)
 ├── NotFoundError            404 invalid_request_error
 │   └── ModelNotFoundError   404 invalid_request_error / model_not_found
 ├── RateLimitError           429 rate_limit_exceeded
@@ -79,6 +80,13 @@ class AuthenticationError(APIError):
 
 class PermissionDeniedError(APIError):
     status, type = 403, "invalid_request_error"
+
+
+class EmbeddingsNotAllowed(PermissionDeniedError):
+    """OpenAI's answer when /v1/embeddings is asked of a model that does not embed."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("You are not allowed to generate embeddings from this model", **kwargs)
 
 
 class NotFoundError(APIError):

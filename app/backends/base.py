@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.errors import APIError, UnsupportedError
+from app.errors import APIError, EmbeddingsNotAllowed
 from app.routing import Route
 
 
@@ -107,10 +107,8 @@ class Backend:
         return completion_via_chat(self, call)
 
     def embeddings(self, call: Call) -> dict[str, Any]:
-        """Answer an embeddings request."""
-        raise UnsupportedError(
-            f"The model `{call.model}` does not support embeddings.", param="model"
-        )
+        """Answer an embeddings request (refused, as OpenAI refuses a model without them)."""
+        raise EmbeddingsNotAllowed()
 
     def list_models(self) -> list[dict[str, Any]]:
         """Models the upstream itself reports (for discovery); none by default."""

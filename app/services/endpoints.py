@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.errors import APIError, NotFoundError, PermissionDeniedError
+from app.errors import APIError, EmbeddingsNotAllowed, NotFoundError
 from app.routing import Route
 
 # The models file's name of each dispatched operation's endpoint (app.routing.ENDPOINTS).
@@ -23,7 +23,7 @@ def refusal(route: Route, operation: str) -> APIError:
     """The error OpenAI answers when a model is sent to an endpoint it does not serve."""
     endpoint = ENDPOINT_OF[operation]
     if endpoint == "embeddings":
-        return PermissionDeniedError("You are not allowed to generate embeddings from this model")
+        return EmbeddingsNotAllowed()
     served = route.endpoints or frozenset()
     if endpoint == "chat":
         message = "This is not a chat model and thus not supported in the v1/chat/completions"

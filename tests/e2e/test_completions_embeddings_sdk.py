@@ -124,9 +124,11 @@ def test_sdk_embeddings_float_and_base64(client):
 
 
 def test_sdk_embeddings_refused_for_chat_models(client):
-    with pytest.raises(openai.BadRequestError) as info:
+    with pytest.raises(openai.PermissionDeniedError) as info:
         client.embeddings.create(model="gpt-4o", input="x")
-    assert "does not support embeddings" in info.value.message
+    assert info.value.message == (
+        "Error code: 403 - You are not allowed to generate embeddings from this model"
+    )
 
 
 def test_sdk_models_are_refused_on_endpoints_they_do_not_serve(client):

@@ -171,9 +171,15 @@ def error_of(client, status: int, **body) -> dict:
 
 @pytest.mark.parametrize("model", ["gpt-4o", "remote-chat"])
 def test_chat_models_cannot_embed(client, model):
-    error = error_of(client, 400, model=model)
-    assert error["message"] == f"The model `{model}` does not support embeddings."
-    assert error["param"] == "model"
+    response = client.post("/v1/embeddings", json={"model": model, "input": "x"})
+    assert response.status_code == 403
+    check_error(response.json, 403)
+    assert response.json["error"] == {
+        "message": "You are not allowed to generate embeddings from this model",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": None,
+    }
 
 
 def test_dimensions_limits(client):

@@ -14,7 +14,7 @@ import struct
 from typing import Any
 
 from app.backends.base import Call
-from app.errors import InvalidRequestError, UnsupportedError
+from app.errors import EmbeddingsNotAllowed, InvalidRequestError, UnsupportedError
 from app.tokens import count_text, decode_tokens
 
 # Native sizes by model name; any other model whose name mentions "embed" gets the default.
@@ -40,9 +40,7 @@ def native_dimensions(call: Call) -> int | None:
 def _dimensions(call: Call) -> int:
     native = native_dimensions(call)
     if native is None:
-        raise UnsupportedError(
-            f"The model `{call.model}` does not support embeddings.", param="model"
-        )
+        raise EmbeddingsNotAllowed()
     wanted = call.body.get("dimensions")
     if wanted is None:
         return native
