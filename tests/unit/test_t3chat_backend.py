@@ -155,3 +155,21 @@ def test_unsupported_requests_are_a_400(client, upstream):
     assert response.status_code == 400
     assert response.get_json()["error"]["param"] == "tools"
     assert len(upstream.calls) == 0
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_legacy_completion_counts_the_prompt_as_text(client, upstream, stream):
+    # t3.chat reports no usage: the prompt is counted as /v1/completions bills it, without
+    # the chat framing the conversion to a chat message would add.
+    upstream.add(responses.POST, UPSTREAM, body=RECORDED_SSE, content_type="text/plain")
+    payload = {"model": "gpt-4o", "prompt": "Say hi", "stream": stream}
+    if stream:
+        payload["stream_options"] = {"include_usage": True}
+    response = client.post("/v1/completions", json=payload, headers=AUTH)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    if stream:
+        usage = json.loads(sse_payloads(response)[-2])["usage"]
+    else:
+        usage = response.get_json()["usage"]
+    assert usage["prompt_tokens"] == count_text("Say hi", "gemini-2.5-flash")
+    assert usage["completion_tokens"] == count_text(RECORDED_TEXT, "gemini-2.5-flash")

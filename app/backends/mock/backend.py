@@ -29,6 +29,9 @@ def _chunk_delay(options: Mapping[str, Any]) -> float:
 class MockBackend(Backend):
     """Answers from the last user message; option `chunk_delay`: seconds between stream chunks."""
 
+    # The mock stands in for OpenAI: a legacy prompt is counted as OpenAI's endpoint counts it.
+    counts_usage_itself = True
+
     def __init__(self, name: str, options: Mapping[str, Any], settings: Mapping[str, Any]) -> None:
         super().__init__(name, options, settings)
         self.chunk_delay = _chunk_delay(self.options)
@@ -50,14 +53,6 @@ class MockBackend(Backend):
             for index, reply in enumerate(replies)
         ]
         return shaping.chat_completion(call.model, choices, usage)
-
-    def completion(self, call: Call) -> Result:
-        """A legacy completion through `chat`, each prompt counted as OpenAI's endpoint does."""
-        from app.services.legacy import completion_via_chat
-
-        # The mock stands in for OpenAI and its usage is our own count: the chat framing that
-        # `chat` adds to its prompt_tokens is not part of a legacy prompt.
-        return completion_via_chat(self, call, count_prompt=True)
 
     def embeddings(self, call: Call) -> dict[str, Any]:
         """Deterministic unit-length vectors (see `app.backends.mock.embeddings`)."""

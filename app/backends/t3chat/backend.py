@@ -38,6 +38,9 @@ class T3ChatBackend(Backend):
     credential sets, default 64) and the timeouts of `UpstreamHTTP`.
     """
 
+    # t3.chat reports no token counts; the usage of every answer is counted here.
+    counts_usage_itself = True
+
     def __init__(self, name: str, options: Mapping[str, Any], settings: Mapping[str, Any]) -> None:
         super().__init__(name, options, settings)
         self.base_url = str(self.options.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
