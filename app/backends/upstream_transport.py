@@ -3,6 +3,7 @@ client."""
 
 from __future__ import annotations
 
+import http.client
 import logging
 
 import requests
@@ -32,6 +33,12 @@ def transport_error(name: str, exc: Exception, *, started: bool = False) -> APIE
             code="upstream_disconnected",
             retryable=True,
         )
+    if _not_http(exc):
+        return UpstreamError(
+            f"Upstream `{name}` sent an answer that is not valid HTTP.",
+            code="upstream_bad_response",
+            retryable=True,
+        )
     if _dropped_before_answer(exc):
         return UpstreamError(
             f"Upstream `{name}` closed the connection without answering.",
@@ -50,6 +57,19 @@ def _dropped_before_answer(exc: Exception) -> bool:
     # requests reports it as a ConnectionError around urllib3's "Connection aborted."; a
     # connection that could not be opened at all arrives as a NewConnectionError instead.
     return bool(exc.args) and isinstance(exc.args[0], urllib3.exceptions.ProtocolError)
+
+
+def _not_http(exc: Exception) -> bool:
+    """True when the upstream answered, but not in HTTP: a garbage status line, a header line
+    over http.client's limit, too many headers."""
+    cause = exc.args[0] if exc.args else None
+    if not isinstance(cause, urllib3.exceptions.ProtocolError) or len(cause.args) < 2:
+        return False
+    reason = cause.args[1]
+    # RemoteDisconnected (an empty status line: the connection closed) is a BadStatusLine too.
+    return isinstance(reason, http.client.HTTPException) and not isinstance(
+        reason, http.client.RemoteDisconnected
+    )
 
 
 def _is_read_timeout(exc: Exception) -> bool:

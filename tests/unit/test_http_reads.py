@@ -169,3 +169,21 @@ def test_an_upstream_that_refuses_the_connection_is_unreachable(serve):
     finally:
         http.close()
     assert caught.value.code == "upstream_unreachable" and caught.value.retryable
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"SSH-2.0-OpenSSH_9.6\r\n",
+        b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\n" + b"X-Many: 1\r\n" * 101 + b"Content-Length: 2\r\n\r\n{}",
+    ],
+    ids=["status-line", "header-line-too-long", "too-many-headers"],
+)
+def test_an_answer_that_is_not_http_is_a_bad_response_not_a_disconnect(serve, answer):
+    http = serve([(answer, 0), (None, 0)])
+    with pytest.raises(UpstreamError) as caught:
+        http.request("POST", "/c", data=b"{}")
+    error = caught.value
+    assert (error.status, error.code, error.retryable) == (502, "upstream_bad_response", True)
+    assert error.message == "Upstream `up` sent an answer that is not valid HTTP."
