@@ -13,16 +13,7 @@ from app.ratelimit.headers import duration
 from app.ratelimit.limits import Limits
 from app.ratelimit.memory import MemoryStore
 from tests.support.servers import ROOT
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.unit.ratelimit_helpers import Clock
 
 
 def test_concurrent_takes_admit_exactly_the_limit():

@@ -1,4 +1,4 @@
-"""The mock's building blocks: literal extraction, schema instances and tool selection."""
+"""The mock's schema instances: valid for every schema, filled from the text, stable per seed."""
 
 from __future__ import annotations
 
@@ -13,10 +13,8 @@ import pytest
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, Field
 
-from app.backends.mock import tools
-from app.backends.mock.extract import Literals, parse
+from app.backends.mock.extract import Literals
 from app.backends.mock.instances import InstanceBuilder
-from app.errors import InvalidRequestError
 
 Validator = jsonschema.Draft202012Validator
 
@@ -26,64 +24,6 @@ def build(schema, text="", seed=0):
     value = InstanceBuilder(schema, Literals(text), random.Random(seed)).build()
     Validator(schema, format_checker=Validator.FORMAT_CHECKER).validate(value)
     return value
-
-
-# --- literal extraction -------------------------------------------------------------------
-
-
-def test_numbers_come_in_text_order_and_skip_quoted_and_dated_ones():
-    lits = Literals('Book "Room 12" for 4 people on 2024-05-01, budget 1,250.50 and -3.')
-    assert [lits.take_number(lambda v: True) for _ in range(4)] == [4, 1250.5, -3, None]
-
-
-def test_numbers_are_taken_only_where_they_fit():
-    lits = Literals("first 2.5 then 7")
-    assert lits.take_number(lambda v: isinstance(v, int)) == 7
-    assert lits.take_number(lambda v: True) == 2.5
-
-
-def test_quoted_strings_in_every_quote_style():
-    text = "Say \"one\", 'two', `three`, “four” and ‘five’ — but don't split it's words."
-    assert [lit.value for lit in parse(text) if lit.kind == "quoted"] == [
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-    ]
-
-
-def test_unquoted_formats_are_recognised():
-    text = (
-        "Mail bob@example.com at 2024-05-01T10:30 about https://example.com/a?b=1, "
-        "ticket 123e4567-e89b-12d3-a456-426614174000 due 2024-06-30."
-    )
-    kinds = {lit.kind: lit.value for lit in parse(text)}
-    assert kinds == {
-        "email": "bob@example.com",
-        "date-time": "2024-05-01T10:30:00Z",
-        "uri": "https://example.com/a?b=1",
-        "uuid": "123e4567-e89b-12d3-a456-426614174000",
-        "date": "2024-06-30",
-    }
-
-
-def test_enum_mentions_are_taken_in_text_order():
-    lits = Literals("Convert from Celsius to fahrenheit, then to new york time")
-    options = ["fahrenheit", "celsius"]
-    assert lits.take_mention(options) == "celsius"
-    assert lits.take_mention(options) == "fahrenheit"
-    assert lits.take_mention(options) is None
-    assert lits.take_mention(["new_york", "paris"]) == "new_york"
-
-
-def test_a_mentioned_quoted_enum_value_is_not_reused_as_a_string():
-    lits = Literals("use 'metric' for \"Oslo\"")
-    assert lits.take_mention(["metric", "imperial"]) == "metric"
-    assert lits.take_string(lambda v: True) == "Oslo"
-
-
-# --- schema instances ---------------------------------------------------------------------
 
 
 class Unit(StrEnum):
@@ -348,64 +288,3 @@ def test_random_schemas_give_valid_instances(seed):
     schema = {"$defs": {"leaf": {"type": "integer", "minimum": 1}}, **random_schema(rng)}
     text = rng.choice(["", "5 and 'abc' then 2024-01-02, true, green 7", "'zz' 4 -2.5 red"])
     build(schema, text, seed)
-
-
-# --- tool selection -----------------------------------------------------------------------
-
-
-def _tool(name):
-    return {"type": "function", "function": {"name": name, "parameters": {"type": "object"}}}
-
-
-TOOLS = [_tool("get_weather"), _tool("get_time"), _tool("search")]
-
-
-def _names(plan):
-    return [function["name"] for function in plan.functions]
-
-
-def test_auto_calls_the_first_tool_unless_the_text_names_others():
-    assert _names(tools.plan({"tools": TOOLS}, "hello", False)) == ["get_weather"]
-    body = {"tools": TOOLS, "tool_choice": "auto"}
-    assert _names(tools.plan(body, "use search, then get time", False)) == ["search", "get_time"]
-    body["parallel_tool_calls"] = False
-    assert _names(tools.plan(body, "use search, then get time", False)) == ["search"]
-
-
-def test_after_a_tool_result_auto_answers_in_text_but_forced_choices_still_call():
-    assert tools.plan({"tools": TOOLS}, "hi", True).style == tools.TEXT
-    assert tools.plan({"tools": TOOLS, "tool_choice": "required"}, "hi", True).style == tools.TOOLS
-    named = {"tools": TOOLS, "tool_choice": {"type": "function", "function": {"name": "search"}}}
-    assert _names(tools.plan(named, "use get_time", True)) == ["search"]
-
-
-def test_none_allowed_tools_and_custom_choices():
-    assert tools.plan({"tools": TOOLS, "tool_choice": "none"}, "search", False).style == tools.TEXT
-    allowed = {
-        "type": "allowed_tools",
-        "allowed_tools": {
-            "mode": "required",
-            "tools": [{"type": "function", "function": {"name": "get_time"}}],
-        },
-    }
-    plan = tools.plan({"tools": TOOLS, "tool_choice": allowed}, "search", True)
-    assert _names(plan) == ["get_time"]
-    custom = {"type": "custom", "custom": {"name": "grammar"}}
-    assert tools.plan({"tools": TOOLS, "tool_choice": custom}, "x", False).style == tools.TEXT
-
-
-def test_unknown_named_tool_is_a_client_error():
-    body = {"tools": TOOLS, "tool_choice": {"type": "function", "function": {"name": "nope"}}}
-    with pytest.raises(InvalidRequestError) as caught:
-        tools.plan(body, "", False)
-    assert caught.value.param == "tool_choice"
-
-
-def test_legacy_functions():
-    functions = [t["function"] for t in TOOLS]
-    plan = tools.plan({"functions": functions}, "please search", False)
-    assert plan.style == tools.FUNCTION and _names(plan) == ["search"]
-    forced = {"functions": functions, "function_call": {"name": "get_time"}}
-    assert _names(tools.plan(forced, "", True)) == ["get_time"]
-    assert tools.plan({"functions": functions}, "x", True).style == tools.TEXT
-    assert tools.plan({"functions": functions, "function_call": "none"}, "", False).style == "text"
