@@ -149,6 +149,11 @@ class UpstreamHTTP:
         if not ended:
             response.close()
 
+    def deadline(self, response: requests.Response) -> float:
+        """When `response`'s whole answer, or a stream's first event, is due (a monotonic time):
+        `total_timeout` after the request was sent (`elapsed` is the wait for the headers)."""
+        return time.monotonic() - response.elapsed.total_seconds() + self.total_timeout
+
     def read_body(self, response: requests.Response) -> bytes:
         """The whole body of a (streamed) response, within `total_timeout` and
         `max_response_bytes`; read errors become APIErrors."""
@@ -157,8 +162,7 @@ class UpstreamHTTP:
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > self.max_response_bytes:
             raise self._too_large()
-        # The deadline counts from the request: `elapsed` is the wait for the headers.
-        deadline = time.monotonic() - response.elapsed.total_seconds() + self.total_timeout
+        deadline = self.deadline(response)
         parts: list[bytes] = []
         size = 0
         for chunk in self._reads(response):

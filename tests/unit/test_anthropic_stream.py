@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
 from app.backends.anthropic.stream import StreamTranslator
-from app.errors import APIError, UpstreamError
+from app.errors import APIError, UpstreamError, UpstreamTimeoutError
 from tests.fakes.anthropic_wire import (
     OVERLOADED,
+    PING,
     TEXT_EVENTS,
     TOOL_EVENTS,
     block_start,
@@ -196,3 +198,27 @@ def test_stream_cut_before_message_stop_raises():
     raw = sse(*TEXT_EVENTS)
     with pytest.raises(UpstreamError):
         translate([raw[: raw.index(b"message_stop") + 5]])
+
+
+def test_pings_alone_past_the_deadline_are_a_timeout():
+    translator = StreamTranslator("claude", "claude-3-haiku", include_usage=False)
+    pings = iter([sse(PING)] * 3)
+    with pytest.raises(UpstreamTimeoutError) as caught:
+        list(translator.translate(pings, deadline=time.monotonic() - 1))
+    assert (
+        caught.value.message
+        == "Upstream `claude` did not send the first event of its stream in time."
+    )
+    assert caught.value.retryable
+
+
+def test_the_deadline_ends_with_the_first_event():
+    translator = StreamTranslator("claude", "claude-3-haiku", include_usage=False)
+    late = time.monotonic() + 0.05
+
+    def reads():
+        yield sse(PING, TEXT_EVENTS[0])
+        time.sleep(0.1)  # past the deadline, but the stream is already live
+        yield sse(PING, *TEXT_EVENTS[1:])
+
+    assert content(list(translator.translate(reads(), deadline=late))) == "Héllo wörld 👋 — ok"

@@ -7,7 +7,8 @@ import json
 import pytest
 import responses
 
-from tests.fakes.anthropic_wire import OVERLOADED, TEXT_EVENTS, gateway_models, sse
+from app import create_app
+from tests.fakes.anthropic_wire import OVERLOADED, PING, TEXT_EVENTS, gateway_models, sse
 from tests.support.openai_checks import check_chat_sse, check_error_sse
 
 BASE = "https://api.anthropic.test"
@@ -99,3 +100,17 @@ def test_a_key_echoed_in_an_error_event_is_scrubbed(client):
     _, _, events, _ = post_stream(client, sse(*TEXT_EVENTS[:4], echoed))
     assert "sk-ant-unit-key" not in "".join(events)
     assert check_error_sse(events).message == "bad ***"
+
+
+def test_an_upstream_that_only_pings_is_a_504(config):
+    models = gateway_models(BASE, "TEST_ANTHROPIC_KEY", total_timeout=0)
+    client = create_app({**config, "MODELS": models}).test_client()
+    _, response, _, _ = post_stream(client, sse(PING, PING, PING))
+    # Nothing went to the client yet: the request fails as a whole, as OpenAI's own would.
+    assert response.status_code == 504
+    assert response.get_json()["error"] == {
+        "message": "Upstream `claude` did not send the first event of its stream in time.",
+        "type": "timeout",
+        "param": None,
+        "code": "upstream_timeout",
+    }

@@ -72,7 +72,10 @@ class AnthropicBackend(Backend):
                 answer_tool=plan.answer_tool,
                 secret=self.api_key,
             )
-            return Stream(translator.translate(self.http.iter_bytes(response)), response.close)
+            events = translator.translate(
+                self.http.iter_bytes(response), self.http.deadline(response)
+            )
+            return Stream(events, response.close)
         return chat_completion(self._json(response), call.model, plan.answer_tool)
 
     def _json(self, response: requests.Response) -> dict[str, Any]:

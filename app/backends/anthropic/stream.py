@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ from app.backends.anthropic.response import (
 )
 from app.backends.shaping import ChunkFactory
 from app.backends.sse import iter_sse
-from app.errors import UpstreamError
+from app.errors import UpstreamError, UpstreamTimeoutError
 
 Chunk = dict[str, Any]
 
@@ -60,8 +61,12 @@ class StreamTranslator:
         self.usage: dict[str, Any] = {}
         self.done = False
 
-    def translate(self, raw: Iterable[bytes]) -> Iterator[Chunk]:
-        """Chunks for the raw upstream bytes; upstream errors and cut streams raise APIError."""
+    def translate(self, raw: Iterable[bytes], deadline: float | None = None) -> Iterator[Chunk]:
+        """Chunks for the raw upstream bytes; upstream errors and cut streams raise APIError.
+
+        Without a first event other than `ping` by `deadline` (a `time.monotonic()` value) an
+        UpstreamTimeoutError is raised: pings alone would keep the read timeout from firing.
+        """
         handlers = {
             "message_start": self._message_start,
             "content_block_start": self._block_start,
@@ -78,7 +83,13 @@ class StreamTranslator:
             # `ping` and event types added to the API later carry nothing to pass on.
             handler = handlers.get(kind)
             if handler is not None:
+                deadline = None  # the stream is live; it may take its time from here
                 yield from handler(payload)
+            elif deadline is not None and time.monotonic() > deadline:
+                raise UpstreamTimeoutError(
+                    f"Upstream `{self.name}` did not send the first event of its stream in time.",
+                    retryable=True,
+                )
             if self.done:
                 return
         raise UpstreamError(

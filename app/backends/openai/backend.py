@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import time
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -169,15 +168,13 @@ class OpenAIBackend(Backend):
         counter = None
         if call.wants_usage:
             counter = UsageCounter(operation, call.body, call.route.upstream_model)
-        # The first event is due `total_timeout` after the request was sent.
-        deadline = time.monotonic() - response.elapsed.total_seconds() + self.http.total_timeout
         events = relay(
             self.name,
             self.http.iter_bytes(response),
             ModelRewriter(call.model),
             lambda data: reported_error(self.name, data, secrets),
             counter,
-            deadline,
+            self.http.deadline(response),
             functools.partial(self.http.finish, response),
         )
         return Stream(events, close=response.close, append_done=False)
