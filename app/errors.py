@@ -85,8 +85,8 @@ class PermissionDeniedError(APIError):
 class EmbeddingsNotAllowed(PermissionDeniedError):
     """OpenAI's answer when /v1/embeddings is asked of a model that does not embed."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__("You are not allowed to generate embeddings from this model", **kwargs)
+    def __init__(self) -> None:
+        super().__init__("You are not allowed to generate embeddings from this model")
 
 
 class NotFoundError(APIError):

@@ -32,7 +32,7 @@ def refusal(route: Route, operation: str) -> APIError:
     else:
         message = "This is not a completions model and thus not supported in the v1/completions"
     message += " endpoint."
-    other = next((name for name in ("chat", "completions", "embeddings") if name in served), None)
+    other = next((name for name in _PATHS if name in served), None)
     if other is not None:
         message += f" Did you mean to use {_PATHS[other]}?"
     return NotFoundError(message, param="model")
