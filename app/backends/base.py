@@ -91,10 +91,6 @@ class Backend:
     failure into an `app.errors.APIError` at this boundary (`raise ... from exc`).
     """
 
-    # True when `chat`'s usage is the gateway's own count rather than a provider's bill: a
-    # legacy prompt is then counted as plain text, without the chat framing `chat` counted.
-    counts_usage_itself = False
-
     def __init__(self, name: str, options: Mapping[str, Any], settings: Mapping[str, Any]) -> None:
         self.name = name
         self.options = dict(options)
@@ -108,7 +104,7 @@ class Backend:
         """Answer a legacy completion request; by default converted to chat and back."""
         from app.services.legacy import completion_via_chat
 
-        return completion_via_chat(self, call, count_prompt=self.counts_usage_itself)
+        return completion_via_chat(self, call)
 
     def embeddings(self, call: Call) -> dict[str, Any]:
         """Answer an embeddings request (refused, as OpenAI refuses a model without them)."""

@@ -22,6 +22,20 @@ def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
     }
 
 
+class CountedUsage(dict):
+    """A usage object the gateway counted itself, the provider having reported none.
+
+    Sent like any usage object. Its type tells a legacy completion served through chat that
+    `prompt_tokens` is the gateway's count of a chat message (framing included), which it
+    replaces with the prompt's own count; a provider's reported usage is what it bills, kept.
+    """
+
+
+def counted_usage(prompt_tokens: int, completion_tokens: int) -> CountedUsage:
+    """A CompletionUsage object counted by the gateway (see `CountedUsage`)."""
+    return CountedUsage(usage(prompt_tokens, completion_tokens))
+
+
 def message(content: str | None, tool_calls: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """An assistant ChatCompletionResponseMessage (`refusal` present as null, as the spec needs)."""
     msg: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}

@@ -79,19 +79,16 @@ def estimated_usage(prompt: str, texts: list[str], model: str) -> dict[str, int]
 
 
 def prompt_usage(
-    reported: dict[str, Any] | None,
-    prompt: str,
-    texts: list[str],
-    model: str,
-    count_prompt: bool = False,
+    reported: dict[str, Any] | None, prompt: str, texts: list[str], model: str
 ) -> dict[str, int]:
     """One prompt's usage: the chat answer's own, else counted here.
 
-    With `count_prompt` the prompt is counted as its own text, as the completions endpoint
-    bills it, rather than as the chat message (with its framing) the backend was sent.
+    A chat usage the gateway counted itself (`shaping.CountedUsage`) has its prompt counted
+    again as the prompt's own text, as the completions endpoint bills it, rather than as the
+    chat message (with its framing) the backend was sent; a provider's own usage is kept.
     """
     usage = reported or estimated_usage(prompt, texts, model)
-    if not count_prompt:
+    if not isinstance(usage, shaping.CountedUsage):
         return usage
     return shaping.usage(count_text(prompt, model), int(usage.get("completion_tokens") or 0))
 

@@ -37,12 +37,12 @@ _COMPLETION_ONLY = ("prompt", "suffix", "echo", "logprobs", "best_of")
 _CHAT_SCHEMA = ChatCompletionRequestSchema()
 
 
-def completion_via_chat(backend: Backend, call: Call, *, count_prompt: bool = False) -> Result:
+def completion_via_chat(backend: Backend, call: Call) -> Result:
     """Answer a completion request with `backend.chat`, as a text_completion or its stream.
 
-    A backend whose chat usage is the gateway's own count (not a provider's bill) passes
-    `count_prompt`, so that each prompt is counted as plain text, as OpenAI's completions
-    endpoint counts it, instead of as a chat message with its framing tokens.
+    Usage the chat answer reports is kept where a provider reported it; where the gateway
+    counted it (`shaping.CountedUsage`), each prompt is counted as plain text, as OpenAI's
+    completions endpoint counts it, instead of as a chat message with its framing tokens.
     """
     body = call.body
     if body.get("suffix"):
@@ -69,8 +69,8 @@ def completion_via_chat(backend: Backend, call: Call, *, count_prompt: bool = Fa
         return backend.chat(chat_call(call, prompt, max_tokens))
 
     if body.get("stream"):
-        return text_stream(call, prompts, n, ask, count_prompt)
-    return _complete(call, prompts, n, ask, count_prompt)
+        return text_stream(call, prompts, n, ask)
+    return _complete(call, prompts, n, ask)
 
 
 def prompt_texts(prompt: Any, model: str) -> list[str]:
@@ -125,7 +125,7 @@ def _nothing_generated(call: Call, prompt: str, n: int) -> Result:
 
 
 def _complete(
-    call: Call, prompts: list[str], n: int, ask: Callable[[str], Result], count_prompt: bool
+    call: Call, prompts: list[str], n: int, ask: Callable[[str], Result]
 ) -> dict[str, Any]:
     echo = bool(call.body.get("echo"))
     model = call.route.upstream_model
@@ -140,6 +140,6 @@ def _complete(
             index = p * n + int(item.get("index", 0))
             reason = finish_reason(item.get("finish_reason"))
             choices.append(text_choice(index, prompt + text if echo else text, reason))
-        part = prompt_usage(answer.get("usage"), prompt, texts, model, count_prompt)
+        part = prompt_usage(answer.get("usage"), prompt, texts, model)
         usage = add_usage(usage, part)
     return text_completion(call.model, choices, usage)

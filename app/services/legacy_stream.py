@@ -70,13 +70,11 @@ def text_stream(
     prompts: list[str],
     n: int,
     ask: Callable[[str], Result],
-    count_prompt: bool = False,
 ) -> Stream:
     """The legacy stream for `prompts`, reading one chat stream per prompt in turn.
 
     The first chat request is made here, so that its failures are still plain JSON errors
     (and may be retried); later prompts start when the previous one has finished.
-    `count_prompt` is as for `shaping_legacy.prompt_usage`.
     """
     chunks = TextChunkFactory(call.model)
     current = _Open()
@@ -87,7 +85,7 @@ def text_stream(
         try:
             for p, prompt in enumerate(prompts):
                 stream = first if p == 0 else current.set(_as_stream(ask(prompt)))
-                part = yield from _translate(call, chunks, stream, p * n, n, prompt, count_prompt)
+                part = yield from _translate(call, chunks, stream, p * n, n, prompt)
                 if part is not None:
                     usage = add_usage(usage, part)
                 current.close()
@@ -106,7 +104,6 @@ def _translate(
     base: int,
     n: int,
     prompt: str,
-    count_prompt: bool,
 ) -> Generator[dict[str, Any], None, dict[str, Any] | None]:
     """Yield one prompt's text chunks; return its usage when the client asked for it."""
     if call.body.get("echo") and prompt:
@@ -127,4 +124,4 @@ def _translate(
     if usage is None and not call.wants_usage:
         return None
     texts_of_prompt = ["".join(t) for t in texts.values()]
-    return prompt_usage(usage, prompt, texts_of_prompt, call.route.upstream_model, count_prompt)
+    return prompt_usage(usage, prompt, texts_of_prompt, call.route.upstream_model)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from app.backends import Backend, Call, Stream
+from app.backends import Backend, Call, Stream, shaping
 from app.backends.base import Result
 from app.errors import UpstreamError
 from app.routing import Route
@@ -31,9 +31,10 @@ def _encoded(chunk: dict) -> bytes:
 
 
 class RawChat(Backend):
-    """A relaying chat backend: its stream is raw SSE bytes, cut at arbitrary places."""
+    """A relaying chat backend: its stream is raw SSE bytes, cut at arbitrary places (or
+    chunk dicts, as a translating backend yields them)."""
 
-    def __init__(self, events: list[bytes], answer: dict | None = None) -> None:
+    def __init__(self, events: list[bytes | dict], answer: dict | None = None) -> None:
         super().__init__("raw", {}, {})
         self.events, self.answer = events, answer
         self.closed = 0
@@ -143,9 +144,18 @@ def test_provider_reported_usage_is_kept():
     assert streamed == {"prompt_tokens": 22, "completion_tokens": 4, "total_tokens": 26}
 
 
-def test_count_prompt_replaces_the_chat_prompt_count_with_the_prompts_own():
+def test_usage_the_gateway_counted_has_each_prompt_counted_as_its_own_text():
+    counted = shaping.counted_usage(BILLED["prompt_tokens"], BILLED["completion_tokens"])
     call = _call(prompt=["three little words", "a"], n=2)
-    body = completion_via_chat(RawChat([], _answer(BILLED)), call, count_prompt=True)
+    body = completion_via_chat(RawChat([], _answer(counted)), call)
     assert body["usage"] == {"prompt_tokens": 4, "completion_tokens": 4, "total_tokens": 8}
-    streamed = _streamed_usage(RawChat(_usage_stream()), count_prompt=True)
+    chunks = [_chat_chunk(0, {"content": "two words"}, "stop")]
+    chunks.append({**_chat_chunk(0, {}), "choices": [], "usage": counted})
+    streamed = _streamed_usage(RawChat(chunks))
     assert streamed == {"prompt_tokens": 2, "completion_tokens": 4, "total_tokens": 6}
+
+
+def test_counted_usage_is_sent_as_any_usage_object():
+    counted = shaping.counted_usage(3, 4)
+    assert counted == shaping.usage(3, 4)
+    assert json.loads(json.dumps({"usage": counted})) == {"usage": shaping.usage(3, 4)}

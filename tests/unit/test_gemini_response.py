@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from app.tokens import count_messages, count_text
 from tests.fakes.gemini import candidate, response, usage_metadata
 from tests.support.openai_checks import check_chat_completion
 from tests.unit.gemini_helpers import URL, chat, gemini_client
@@ -178,3 +179,29 @@ def test_legacy_completion_goes_through_chat(client, upstream):
     sent = json.loads(upstream.calls[0].request.body)
     assert sent["contents"] == [{"role": "user", "parts": [{"text": "Tell a story"}]}]
     assert sent["generationConfig"]["maxOutputTokens"] == 2
+
+
+def test_legacy_usage_without_usage_metadata_counts_the_prompt_as_its_own_text(client, upstream):
+    upstream.post(URL, json=response([candidate([{"text": "Once upon"}], "MAX_TOKENS")]))
+    answer = client.post(
+        "/v1/completions", json={"model": "gpt-4o", "prompt": "Tell a story", "max_tokens": 2}
+    )
+    assert answer.status_code == 200, answer.json
+    prompt = count_text("Tell a story", "gemini-2.5-flash")
+    framed = count_messages([{"role": "user", "content": "Tell a story"}], "gemini-2.5-flash")
+    assert prompt < framed
+    completion = count_text("Once upon", "gemini-2.5-flash")
+    assert answer.json["usage"] == {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+def test_legacy_usage_keeps_the_usage_gemini_reports(client, upstream):
+    payload = response([candidate([{"text": "Once upon"}], "MAX_TOKENS")], usage_metadata(9, 2))
+    upstream.post(URL, json=payload)
+    answer = client.post(
+        "/v1/completions", json={"model": "gpt-4o", "prompt": "Tell a story", "max_tokens": 2}
+    )
+    assert answer.json["usage"] == {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}

@@ -11,6 +11,7 @@ from app.backends.gemini.stream import StreamTranslator
 from app.backends.gemini.tools import ThoughtSignatures
 from app.errors import RateLimitError, UpstreamError
 from app.routing import Route
+from app.tokens import count_text
 from tests.fakes.gemini import candidate, error_body, response, sse, usage_metadata
 from tests.support.openai_checks import check_chat_sse, check_chat_stream, check_error_sse
 from tests.unit.gemini_helpers import STREAM_URL, chat, gemini_client
@@ -224,3 +225,28 @@ def test_closing_the_stream_closes_the_upstream_response(monkeypatch, upstream):
     stream.close()
     assert upstream_response.raw.closed
     backend.close()
+
+
+@pytest.mark.parametrize("reported", [True, False])
+def test_legacy_stream_usage_is_gemini_s_or_the_prompt_s_own_count(client, upstream, reported):
+    last = response([candidate([{"text": " upon"}], "STOP")], usage_metadata(9, 2))
+    if not reported:
+        del last["usageMetadata"]
+    body = sse(response([candidate([{"text": "Once"}], None)]), last)
+    upstream.post(STREAM_URL, body=body, content_type="text/event-stream")
+    request = {"model": "gpt-4o", "prompt": "Tell a story", "stream": True}
+    answer = client.post(
+        "/v1/completions", json={**request, "stream_options": {"include_usage": True}}
+    )
+    assert answer.status_code == 200
+    usage = json.loads(events(answer)[-2])["usage"]
+    if reported:
+        assert usage == {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}
+    else:
+        prompt = count_text("Tell a story", "gemini-2.5-flash")
+        completion = count_text("Once upon", "gemini-2.5-flash")
+        assert usage == {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }

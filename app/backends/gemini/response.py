@@ -80,11 +80,11 @@ def usage_from(metadata: Any) -> dict[str, Any] | None:
     return usage
 
 
-def estimated_usage(call: Call, completion_text: str) -> dict[str, int]:
+def estimated_usage(call: Call, completion_text: str) -> shaping.CountedUsage:
     """Usage counted locally, for answers that came without `usageMetadata`."""
     model = call.route.upstream_model
     prompt = count_messages(call.body["messages"], model)
-    return shaping.usage(prompt, count_text(completion_text, model))
+    return shaping.counted_usage(prompt, count_text(completion_text, model))
 
 
 def chat_completion(

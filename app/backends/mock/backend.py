@@ -29,9 +29,6 @@ def _chunk_delay(options: Mapping[str, Any]) -> float:
 class MockBackend(Backend):
     """Answers from the last user message; option `chunk_delay`: seconds between stream chunks."""
 
-    # The mock stands in for OpenAI: a legacy prompt is counted as OpenAI's endpoint counts it.
-    counts_usage_itself = True
-
     def __init__(self, name: str, options: Mapping[str, Any], settings: Mapping[str, Any]) -> None:
         super().__init__(name, options, settings)
         self.chunk_delay = _chunk_delay(self.options)
@@ -43,7 +40,8 @@ class MockBackend(Backend):
         replies = [composer.reply(index) for index in range(max(1, body.get("n") or 1))]
         prompt_tokens = count_messages(body["messages"], model)
         prompt_tokens += count_functions(tools.declared(body), model)
-        usage = shaping.usage(prompt_tokens, sum(reply.completion_tokens for reply in replies))
+        completion_tokens = sum(reply.completion_tokens for reply in replies)
+        usage = shaping.counted_usage(prompt_tokens, completion_tokens)
         if body.get("stream"):
             chunks = shaping.ChunkFactory(call.model, include_usage=call.wants_usage)
             usage_chunk = usage if call.wants_usage else None

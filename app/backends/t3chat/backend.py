@@ -38,9 +38,6 @@ class T3ChatBackend(Backend):
     credential sets, default 64) and the timeouts of `UpstreamHTTP`.
     """
 
-    # t3.chat reports no token counts; the usage of every answer is counted here.
-    counts_usage_itself = True
-
     def __init__(self, name: str, options: Mapping[str, Any], settings: Mapping[str, Any]) -> None:
         super().__init__(name, options, settings)
         self.base_url = str(self.options.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
@@ -145,7 +142,9 @@ class T3ChatBackend(Backend):
         return shaping.chat_completion(call.model, [choice], _usage(call, text))
 
 
-def _usage(call: Call, text: str) -> dict[str, int]:
+def _usage(call: Call, text: str) -> shaping.CountedUsage:
     """Usage counted by the gateway (t3.chat reports none a client could rely on)."""
     model = call.route.upstream_model
-    return shaping.usage(count_messages(call.body["messages"], model), count_text(text, model))
+    return shaping.counted_usage(
+        count_messages(call.body["messages"], model), count_text(text, model)
+    )
