@@ -25,9 +25,9 @@ def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
 class CountedUsage(dict):
     """A usage object the gateway counted itself, the provider having reported none.
 
-    Sent like any usage object. Its type tells a legacy completion served through chat that
-    `prompt_tokens` is the gateway's count of a chat message (framing included), which it
-    replaces with the prompt's own count; a provider's reported usage is what it bills, kept.
+    Sent like any usage object. A legacy completion served through chat recounts the prompt of
+    such a usage as plain text, its `prompt_tokens` being the count of a chat message (framing
+    included); a provider's reported usage is what it bills, and is kept.
     """
 
 

@@ -31,8 +31,7 @@ def _encoded(chunk: dict) -> bytes:
 
 
 class RawChat(Backend):
-    """A relaying chat backend: its stream is raw SSE bytes, cut at arbitrary places (or
-    chunk dicts, as a translating backend yields them)."""
+    """A chat backend streaming raw SSE bytes cut at arbitrary places, or chunk dicts."""
 
     def __init__(self, events: list[bytes | dict], answer: dict | None = None) -> None:
         super().__init__("raw", {}, {})

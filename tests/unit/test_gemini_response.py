@@ -204,4 +204,5 @@ def test_legacy_usage_keeps_the_usage_gemini_reports(client, upstream):
     answer = client.post(
         "/v1/completions", json={"model": "gpt-4o", "prompt": "Tell a story", "max_tokens": 2}
     )
+    assert answer.status_code == 200, answer.json
     assert answer.json["usage"] == {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}
