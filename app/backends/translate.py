@@ -8,7 +8,10 @@ import json
 import re
 from typing import Any
 
+from app.backends import shaping
+from app.backends.base import Call
 from app.errors import InvalidRequestError
+from app.tokens import count_messages, count_text
 
 _DATA_URL = re.compile(
     r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^;,]*)*?);base64,(?P<data>.*)$", re.S
@@ -89,3 +92,12 @@ def function_tools(body: dict[str, Any]) -> list[dict[str, Any]]:
     """The `function` objects of the request's function tools (and deprecated `functions`)."""
     tools = [t["function"] for t in body.get("tools") or [] if t.get("type") == "function"]
     return tools or list(body.get("functions") or [])
+
+
+def counted_chat_usage(call: Call, completion_text: str) -> shaping.CountedUsage:
+    """The usage of a chat answer whose provider reported none: `call`'s messages and the
+    answer's text, counted by the gateway."""
+    model = call.route.upstream_model
+    return shaping.counted_usage(
+        count_messages(call.body["messages"], model), count_text(completion_text, model)
+    )

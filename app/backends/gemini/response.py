@@ -7,9 +7,8 @@ from typing import Any
 from app.backends import shaping
 from app.backends.base import Call
 from app.backends.gemini.tools import ThoughtSignatures
-from app.backends.translate import dumps_arguments
+from app.backends.translate import counted_chat_usage, dumps_arguments
 from app.errors import UpstreamError
-from app.tokens import count_messages, count_text
 
 # Gemini finishReason → OpenAI finish_reason; anything not listed ends normally ("stop").
 FINISH_REASONS = {
@@ -80,13 +79,6 @@ def usage_from(metadata: Any) -> dict[str, Any] | None:
     return usage
 
 
-def estimated_usage(call: Call, completion_text: str) -> shaping.CountedUsage:
-    """Usage counted locally, for answers that came without `usageMetadata`."""
-    model = call.route.upstream_model
-    prompt = count_messages(call.body["messages"], model)
-    return shaping.counted_usage(prompt, count_text(completion_text, model))
-
-
 def chat_completion(
     call: Call, payload: dict[str, Any], signatures: ThoughtSignatures
 ) -> dict[str, Any]:
@@ -109,5 +101,5 @@ def chat_completion(
     usage = usage_from(payload.get("usageMetadata"))
     if usage is None:
         text = "".join(c["message"]["content"] or "" for c in choices)
-        usage = estimated_usage(call, text)
+        usage = counted_chat_usage(call, text)
     return shaping.chat_completion(call.model, choices, usage)

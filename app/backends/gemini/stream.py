@@ -11,7 +11,6 @@ from app.backends.gemini.errors import gemini_error
 from app.backends.gemini.response import (
     blocked,
     candidate_index,
-    estimated_usage,
     finish_reason,
     read_parts,
     usage_from,
@@ -19,6 +18,7 @@ from app.backends.gemini.response import (
 from app.backends.gemini.tools import ThoughtSignatures
 from app.backends.shaping import ChunkFactory
 from app.backends.sse import RawSSEDecoder, RawSSEEvent
+from app.backends.translate import counted_chat_usage
 from app.errors import UpstreamError
 
 
@@ -58,7 +58,7 @@ class StreamTranslator:
                 code="upstream_disconnected",
             )
         if self.call.wants_usage:
-            yield self.chunks.usage(self.usage or estimated_usage(self.call, "".join(self.text)))
+            yield self.chunks.usage(self.usage or counted_chat_usage(self.call, "".join(self.text)))
 
     def _translate(self, event: RawSSEEvent) -> Iterator[dict[str, Any]]:
         if not event.data.strip():

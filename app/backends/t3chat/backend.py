@@ -17,8 +17,8 @@ from app.backends.t3chat.failures import protocol_error, response_error, stream_
 from app.backends.t3chat.parse import Event, Failure, Finish, ProtocolError, StreamParser, TextDelta
 from app.backends.t3chat.request import CHAT_PATH, chat_body, chat_headers
 from app.backends.t3chat.sessions import SessionPool
+from app.backends.translate import counted_chat_usage
 from app.errors import UpstreamError
-from app.tokens import count_messages, count_text
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class T3ChatBackend(Backend):
             else:
                 yield chunks.finish(0, event.reason)
         if call.wants_usage:
-            yield chunks.usage(_usage(call, "".join(texts)))
+            yield chunks.usage(counted_chat_usage(call, "".join(texts)))
 
     @staticmethod
     def _completion(call: Call, events: Iterator[TextDelta | Finish]) -> dict[str, Any]:
@@ -139,12 +139,4 @@ class T3ChatBackend(Backend):
                 reason = event.reason
         text = "".join(texts)
         choice = shaping.choice(0, shaping.message(text), reason)
-        return shaping.chat_completion(call.model, [choice], _usage(call, text))
-
-
-def _usage(call: Call, text: str) -> shaping.CountedUsage:
-    """Usage counted by the gateway (t3.chat reports none a client could rely on)."""
-    model = call.route.upstream_model
-    return shaping.counted_usage(
-        count_messages(call.body["messages"], model), count_text(text, model)
-    )
+        return shaping.chat_completion(call.model, [choice], counted_chat_usage(call, text))
