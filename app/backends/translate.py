@@ -6,12 +6,13 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from app.backends import shaping
 from app.backends.base import Call
 from app.errors import InvalidRequestError
-from app.tokens import count_messages, count_text
+from app.tokens import count_functions, count_messages, count_text
 
 _DATA_URL = re.compile(
     r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^;,]*)*?);base64,(?P<data>.*)$", re.S
@@ -94,10 +95,18 @@ def function_tools(body: dict[str, Any]) -> list[dict[str, Any]]:
     return tools or list(body.get("functions") or [])
 
 
-def counted_chat_usage(call: Call, completion_text: str) -> shaping.CountedUsage:
-    """The usage of a chat answer whose provider reported none: `call`'s messages and the
-    answer's text, counted by the gateway."""
+def counted_chat_usage(
+    call: Call, completion_text: str, tool_calls: Iterable[dict[str, Any]] = ()
+) -> shaping.CountedUsage:
+    """The usage of a chat answer whose provider reported none, counted by the gateway as the
+    mock counts its own: `call`'s messages and declared functions, then the answer's text and
+    each tool call's name and arguments."""
     model = call.route.upstream_model
-    return shaping.counted_usage(
-        count_messages(call.body["messages"], model), count_text(completion_text, model)
-    )
+    prompt = count_messages(call.body["messages"], model)
+    prompt += count_functions(function_tools(call.body), model)
+    completion = count_text(completion_text, model)
+    for tool_call in tool_calls:
+        function = tool_call["function"]
+        completion += count_text(function["name"], model)
+        completion += count_text(function["arguments"], model)
+    return shaping.counted_usage(prompt, completion)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from app.tokens import count_messages, count_text
+from app.tokens import count_functions, count_messages, count_text
 from tests.fakes.gemini import candidate, response, usage_metadata
 from tests.support.openai_checks import check_chat_completion
 from tests.unit.gemini_helpers import URL, chat, gemini_client
@@ -153,6 +153,24 @@ def test_candidates_without_index_field_are_numbered_in_order(client, upstream):
 def test_missing_usage_is_estimated(client, upstream):
     body = answer_for(client, upstream, response([candidate([{"text": "Hello there friend"}])]))
     assert body["usage"]["completion_tokens"] > 0 and body["usage"]["prompt_tokens"] > 0
+
+
+def test_missing_usage_counts_declared_tools_and_tool_calls_as_the_mock_does(client, upstream):
+    parts = [
+        {"text": "Checking."},
+        {"functionCall": {"name": "get_weather", "args": {"city": "Oslo"}}},
+    ]
+    body = answer_for(client, upstream, response([candidate(parts)]), tools=[WEATHER])
+    model = "gemini-2.5-flash"
+    prompt = count_messages([{"role": "user", "content": "Hi"}], model)
+    prompt += count_functions([WEATHER["function"]], model)
+    completion = count_text("Checking.", model) + count_text("get_weather", model)
+    completion += count_text('{"city":"Oslo"}', model)
+    assert body["usage"] == {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from app.backends.gemini.stream import StreamTranslator
 from app.backends.gemini.tools import ThoughtSignatures
 from app.errors import RateLimitError, UpstreamError
 from app.routing import Route
-from app.tokens import count_text
+from app.tokens import count_functions, count_messages, count_text
 from tests.fakes.gemini import candidate, error_body, response, sse, usage_metadata
 from tests.support.openai_checks import check_chat_sse, check_chat_stream, check_error_sse
 from tests.unit.gemini_helpers import STREAM_URL, chat, gemini_client
@@ -94,6 +94,20 @@ def test_calls_in_separate_events_keep_counting():
         if "tool_calls" in c["choices"][0]["delta"]
     ]
     assert indexes == [0, 1]
+
+
+def test_usage_without_usage_metadata_counts_declared_tools_and_tool_calls():
+    raw = sse(response([candidate([{"text": "Looking up."}], None)]), response([candidate([CALL])]))
+    request = {"messages": HI, "tools": TOOLS, "stream_options": {"include_usage": True}}
+    model = "gemini-2.5-flash"
+    prompt = count_messages(HI, model) + count_functions([TOOLS[0]["function"]], model)
+    completion = count_text("Looking up.", model) + count_text("lookup", model)
+    completion += count_text('{"q":"ü"}', model)
+    assert translate(raw, 7, **request)[-1]["usage"] == {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
 
 
 def test_several_candidates_stream_side_by_side():

@@ -100,6 +100,8 @@ def chat_completion(
     choices.sort(key=lambda c: c["index"])
     usage = usage_from(payload.get("usageMetadata"))
     if usage is None:
-        text = "".join(c["message"]["content"] or "" for c in choices)
-        usage = counted_chat_usage(call, text)
+        messages = [c["message"] for c in choices]
+        text = "".join(m["content"] or "" for m in messages)
+        calls = [t for m in messages for t in m.get("tool_calls") or ()]
+        usage = counted_chat_usage(call, text, calls)
     return shaping.chat_completion(call.model, choices, usage)

@@ -43,6 +43,7 @@ class StreamTranslator:
         self.tool_counts: dict[int, int] = {}
         self.usage: dict[str, Any] | None = None
         self.text: list[str] = []
+        self.calls: list[dict[str, Any]] = []
 
     def events(self, raw_chunks: Iterable[bytes]) -> Iterator[dict[str, Any]]:
         """Chunks for the upstream bytes; a cut or an error event raises an APIError."""
@@ -58,7 +59,8 @@ class StreamTranslator:
                 code="upstream_disconnected",
             )
         if self.call.wants_usage:
-            yield self.chunks.usage(self.usage or counted_chat_usage(self.call, "".join(self.text)))
+            usage = self.usage or counted_chat_usage(self.call, "".join(self.text), self.calls)
+            yield self.chunks.usage(usage)
 
     def _translate(self, event: RawSSEEvent) -> Iterator[dict[str, Any]]:
         if not event.data.strip():
@@ -96,6 +98,7 @@ class StreamTranslator:
         for call in calls:
             position = self.tool_counts.get(index, 0)
             self.tool_counts[index] = position + 1
+            self.calls.append(call)
             function = call["function"]
             yield self.chunks.tool_call(
                 index,
