@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
-from flask_cors import CORS
 
 __version__ = "0.1.0"
 
@@ -16,6 +15,9 @@ __version__ = "0.1.0"
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the gateway: settings, logging, extensions, backends, blueprints, error handlers."""
     app = Flask(__name__)
+    # Before any rule is added (rules copy the setting): werkzeug would otherwise answer
+    # `/v1//chat/completions` with a 308 to a Location built from the client's Host header.
+    app.url_map.merge_slashes = False
     configure(app, config)
     register_logging(app)
     register_extensions(app)
@@ -56,6 +58,7 @@ def register_extensions(app: Flask) -> None:
     from app import (
         access_log,
         auth,
+        cors,
         metrics,
         observe,
         proxy,
@@ -74,8 +77,7 @@ def register_extensions(app: Flask) -> None:
     metrics.init_app(app)
     access_log.init_app(app)
     security_headers.init_app(app)
-    # The default "*" is sent as "*", never as the caller's Origin, and never with credentials.
-    CORS(app, origins=app.config["CORS_ORIGINS"], supports_credentials=False, send_wildcard=True)
+    cors.init_app(app)
     auth.init_app(app)
     ratelimit.init_app(app)
 
@@ -89,8 +91,9 @@ def register_backends(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """API blueprints under `/v1` and again without the prefix; health at the root."""
-    from app.api import chat, completions, embeddings, health, models
+    from app.api import chat, completions, embeddings, health, models, responses
 
+    responses.init_app(app)
     for blueprint in (chat.bp, completions.bp, embeddings.bp, models.bp):
         app.register_blueprint(blueprint, url_prefix="/v1")
         app.register_blueprint(blueprint, url_prefix="", name=f"{blueprint.name}_unprefixed")

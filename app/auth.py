@@ -1,4 +1,5 @@
-"""Client API keys: `Authorization: Bearer <key>` checked in constant time, then what it may do.
+"""Client API keys: `Authorization: Bearer <key>` (or Basic with the key as password) checked in
+constant time, then what it may do.
 
 Keys come from GATEWAY_API_KEYS (plain, named key-1, key-2, ...) and the optional keys file
 (app.keys). A key from the file may be limited to some models and to a rate (app.ratelimit);
@@ -7,6 +8,7 @@ both are checked here, before the request reaches any backend.
 
 from __future__ import annotations
 
+import binascii
 import hmac
 import json
 import logging
@@ -15,14 +17,23 @@ from typing import Any
 from flask import Flask, current_app, g, request
 
 from app import observe, ratelimit
-from app.errors import AuthenticationError, ModelNotFoundError, PermissionDeniedError
+from app.errors import (
+    AuthenticationError,
+    MissingAPIKeyError,
+    ModelNotFoundError,
+    PermissionDeniedError,
+)
 from app.keys import ClientKey, check_unique, digest, load_keys_file
 
 log = logging.getLogger(__name__)
 
+# OpenAI's wording, so clients that match on it behave as with OpenAI; without its last
+# sentence, which sends the reader to OpenAI's key page: the gateway's keys come from its operator.
 _MISSING_KEY = (
     "You didn't provide an API key. You need to provide your API key in an Authorization header "
-    "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+    "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with "
+    "blank username) if you're accessing the API from your browser and are prompted for a "
+    "username and password."
 )
 _WRONG_KEY = "Incorrect API key provided. Check the key you configured for this gateway."
 _NOT_ALLOWED = "This API key is not allowed to use the model `{model}`."
@@ -55,26 +66,43 @@ class KeyStore:
         return found
 
 
-def bearer_token() -> str | None:
-    """The bearer token of the current request, if any."""
+def presented_key() -> str | None:
+    """The API key the current request carries, if any: a Bearer token or a Basic password."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.lower() == "basic" and token:
+        return _basic_password(token)
+    if scheme.lower() != "bearer" or not token:
         return None
-    return token.strip()
+    return token
+
+
+def _basic_password(credentials: str) -> str | None:
+    """The password of Basic `credentials` when the username is blank, as OpenAI reads them."""
+    try:
+        decoded = binascii.a2b_base64(credentials, strict_mode=True).decode("utf-8")
+    except ValueError:  # binascii.Error, UnicodeDecodeError, and non-ASCII header text
+        return None
+    username, colon, password = decoded.partition(":")
+    # A browser's login prompt sends "user:password"; OpenAI asks for the key as the password
+    # with the username left blank, so anything else carries no key.
+    if username or not colon or not password:
+        return None
+    return password
 
 
 def require_api_key() -> None:
     """before_request hook for API blueprints: a configured key, its models and its limits."""
     store: KeyStore = current_app.extensions["gateway.keys"]
-    token = bearer_token()
+    token = presented_key()
     g.client_token = token
     g.client_key = None
     # Browsers send CORS preflights without credentials; they must not be refused.
     if store.open or request.method == "OPTIONS":
         return
     if token is None:
-        raise AuthenticationError(_MISSING_KEY)
+        raise MissingAPIKeyError(_MISSING_KEY)
     key = store.match(token)
     if key is None:
         raise AuthenticationError(_WRONG_KEY)

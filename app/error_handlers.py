@@ -7,6 +7,7 @@ import logging
 from flask import Flask, Response, current_app, g, jsonify
 from werkzeug.exceptions import HTTPException
 
+from app import redaction
 from app.errors import APIError, drop_tracebacks
 
 log = logging.getLogger(__name__)
@@ -16,12 +17,14 @@ _HTTP_TYPES = {
     400: ("invalid_request_error", None),
     401: ("invalid_request_error", "invalid_api_key"),
     403: ("invalid_request_error", None),
-    404: ("invalid_request_error", "unknown_url"),
+    404: ("invalid_request_error", None),
     405: ("invalid_request_error", "method_not_allowed"),
     413: ("invalid_request_error", "request_too_large"),
     415: ("invalid_request_error", "unsupported_media_type"),
     429: ("requests", "rate_limit_exceeded"),
 }
+# The client-chosen path echoed in a 404 is scrubbed of known secrets and cut to this length.
+_MAX_PATH = 200
 
 
 def error_response(error: APIError) -> Response:
@@ -41,7 +44,7 @@ def _from_http_exception(exc: HTTPException) -> APIError:
         status, ("server_error" if status >= 500 else "invalid_request_error", None)
     )
     if status == 404:
-        message = f"Invalid URL ({request.method} {request.path})"
+        message = f"Invalid URL ({request.method} {redaction.shown(request.path, _MAX_PATH)})"
     elif status == 405:
         message = f"Method {request.method} is not allowed for {request.path}."
     elif status == 413:

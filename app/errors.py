@@ -3,8 +3,10 @@
 APIError                     500 server_error
 ├── InvalidRequestError      400 invalid_request_error
 │   ├── UnsupportedError     400 invalid_request_error (the model cannot do that)
-│   └── PayloadTooLarge      413 invalid_request_error
+│   ├── PayloadTooLarge      413 invalid_request_error
+│   └── UnsupportedMediaType 415 invalid_request_error / unsupported_media_type
 ├── AuthenticationError      401 invalid_request_error / invalid_api_key
+│   └── MissingAPIKeyError   401 invalid_request_error (no key sent: code null)
 ├── PermissionDeniedError    403 invalid_request_error
 │   └── EmbeddingsNotAllowed 403 invalid_request_error (the model cannot embed)
 ├── NotFoundError            404 invalid_request_error
@@ -74,8 +76,20 @@ class PayloadTooLarge(InvalidRequestError):
     status, code = 413, "request_too_large"
 
 
+class UnsupportedMediaType(InvalidRequestError):
+    """A request body the gateway cannot read as sent, e.g. compressed (Content-Encoding)."""
+
+    status, code = 415, "unsupported_media_type"
+
+
 class AuthenticationError(APIError):
     status, type, code = 401, "invalid_request_error", "invalid_api_key"
+
+
+class MissingAPIKeyError(AuthenticationError):
+    """No API key came with the request; OpenAI's 401 for that has a null `code`."""
+
+    code = None
 
 
 class PermissionDeniedError(APIError):

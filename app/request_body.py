@@ -1,13 +1,15 @@
-"""The request body, read once before any view: a body the server cannot read is a 400."""
+"""The request body, read once before any view: a body the server cannot read is a 4xx."""
 
 from __future__ import annotations
 
+import io
 import logging
 
 from flask import Flask, g, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from app.errors import InvalidRequestError
+from app import redaction
+from app.errors import InvalidRequestError, UnsupportedMediaType
 
 log = logging.getLogger(__name__)
 
@@ -15,12 +17,51 @@ _UNREADABLE = (
     "The request body could not be read: its framing (Content-Length or chunked encoding) "
     "does not match what was sent."
 )
+# The client's Content-Encoding is echoed in the 415, cut to this length.
+_MAX_SHOWN_ENCODING = 40
+
+
+def _refuse_encoded_body() -> None:
+    # Decoding a compressed body would let a small request grow past the body limit, and
+    # passing it on unread would hand the JSON parser bytes it cannot read.
+    value = request.headers.get("Content-Encoding", "")
+    codings = [coding.strip().lower() for coding in value.split(",") if coding.strip()]
+    if any(coding != "identity" for coding in codings):
+        shown = redaction.shown(value.strip(), _MAX_SHOWN_ENCODING)
+        raise UnsupportedMediaType(
+            f"Unsupported Content-Encoding '{shown}': request bodies must be sent uncompressed "
+            "(no Content-Encoding, or identity).",
+            headers={"Accept-Encoding": "identity"},
+        )
+
+
+def _read_unsized_body(limit: int | None) -> None:
+    # werkzeug cuts a body without Content-Length (chunked) at the limit without an error, so
+    # one byte more than the limit is read here: arriving, it makes the body too large.
+    stream = request.environ["wsgi.input"]
+    chunks: list[bytes] = []
+    size = 0
+    while limit is None or size <= limit:
+        chunk = stream.read(65536 if limit is None else limit + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if limit is not None and size > limit:
+        raise RequestEntityTooLarge()
+    # The bytes read stand in for the server's stream, for werkzeug to read (and cache) them.
+    request.environ["wsgi.input"] = io.BytesIO(b"".join(chunks))
 
 
 def _read_body() -> None:
     if request.method not in ("POST", "PUT", "PATCH"):
         return
+    _refuse_encoded_body()
     try:
+        # Only a server that ends the stream itself (wsgi.input_terminated) can be read without
+        # a Content-Length; werkzeug gives the others' bodies as empty.
+        if request.content_length is None and "wsgi.input_terminated" in request.environ:
+            _read_unsized_body(request.max_content_length)
         # Cached by Flask: views and hooks that read the body later get these bytes.
         request.get_data()
     except HTTPException:

@@ -101,6 +101,8 @@ def load_settings() -> dict[str, Any]:
         "GATEWAY_MAX_JSON_DEPTH": _int("GATEWAY_MAX_JSON_DEPTH", 64),
         # Origins allowed by CORS ("*" by default, never with credentials).
         "CORS_ORIGINS": _list("CORS_ORIGINS") or ["*"],
+        # Seconds browsers may reuse a preflight answer (0: not sent; Chromium caps it at 7200).
+        "CORS_MAX_AGE": _int("CORS_MAX_AGE", 7200),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO").upper(),
         # Seconds to sleep before a retry: base * 2**attempt, with jitter, capped.
         "RETRY_BACKOFF_BASE": _float("GATEWAY_RETRY_BACKOFF", 0.25),

@@ -16,4 +16,4 @@ _schema = ChatCompletionRequestSchema()
 @bp.post("/chat/completions")
 def create_chat_completion() -> Response:
     """Create a chat completion (JSON or SSE stream)."""
-    return render(dispatch("chat", load_request(_schema)))
+    return render(dispatch("chat", load_request(_schema, model_first=True)))

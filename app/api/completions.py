@@ -16,4 +16,4 @@ _schema = CompletionRequestSchema()
 @bp.post("/completions")
 def create_completion() -> Response:
     """Create a text completion (JSON or SSE stream)."""
-    return render(dispatch("completion", load_request(_schema)))
+    return render(dispatch("completion", load_request(_schema, model_first=True)))

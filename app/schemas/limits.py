@@ -16,6 +16,8 @@ from app.schemas.problems import format_path
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _SHOWN_NUMBER_CHARS = 40
+# A JSON string (whole, or only its opening quote when unterminated) or a structural character.
+_STRUCTURE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|["\[\]{}:,]')
 
 
 class _NotFinite(Exception):
@@ -55,10 +57,22 @@ def _marked_constant(text: str) -> float:
     return _marked(text, float(text), False)
 
 
+def _marked_int(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        # More digits than Python converts (sys.get_int_max_str_digits, 4300 by default): far
+        # too large for a float too, so refused as one that overflows.
+        return _marked(text, -math.inf if text.startswith("-") else math.inf, True)
+
+
 # The hooks only run for numbers with a fraction or exponent, and for NaN and Infinity, so the
-# common body pays nothing for them; the marking parser only runs once one has been seen.
+# common body pays nothing for them; the marking parser (which also sees every integer) only
+# runs once one has been seen, or an integer too long to convert.
 _DECODER = json.JSONDecoder(parse_float=_finite_float, parse_constant=_refuse_constant)
-_MARKING_DECODER = json.JSONDecoder(parse_float=_marked_float, parse_constant=_marked_constant)
+_MARKING_DECODER = json.JSONDecoder(
+    parse_float=_marked_float, parse_constant=_marked_constant, parse_int=_marked_int
+)
 
 
 def too_deep(limit: int, param: str | None = None) -> InvalidRequestError:
@@ -104,17 +118,30 @@ def lone_surrogate(text: str, path: tuple[Any, ...], key: bool = False) -> Inval
     )
 
 
-def parse_json(raw: bytes) -> tuple[str, Any, bool]:
+def parse_json(raw: bytes, max_depth: int = 0) -> tuple[str, Any, bool]:
     """The body's text, its value, and whether a number in it is not finite; ValueError if not JSON.
 
     The bytes are decoded strictly (json.loads would let UTF-8-encoded surrogates through), so a
-    body that is not well-formed UTF-8 (or UTF-16/32) is not JSON.
+    body that is not well-formed UTF-8 (or UTF-16/32) is not JSON. A body too deep for the
+    parser's recursion is the `too_deep` 400 when it nests deeper than `max_depth`, otherwise
+    RecursionError.
     """
     text = raw.decode(json.detect_encoding(raw))
     try:
-        return text, _DECODER.decode(text), False
-    except _NotFinite:
-        return text, _MARKING_DECODER.decode(text), True
+        try:
+            return text, _DECODER.decode(text), False
+        except _NotFinite:
+            return text, _MARKING_DECODER.decode(text), True
+        except json.JSONDecodeError:
+            raise
+        except ValueError:
+            # Python's own limit on the digits of an integer it converts.
+            return text, _MARKING_DECODER.decode(text), True
+    except RecursionError:
+        problem = nesting_error(text, max_depth)
+        if problem is None:
+            raise
+        raise problem from None
 
 
 def check_body(text: str, body: Any, max_depth: int, numbers: bool = False) -> None:
@@ -150,3 +177,47 @@ def check_body(text: str, body: Any, max_depth: int, numbers: bool = False) -> N
                 raise not_a_number(child, (*path, key))
             elif surrogates and isinstance(child, str) and _LONE_SURROGATE.search(child):
                 raise lone_surrogate(child, (*path, key))
+
+
+def nesting_error(text: str, max_depth: int) -> InvalidRequestError | None:
+    """The 400 for `text` nesting deeper than `max_depth`, found by a scan without recursion.
+
+    For bodies too deep for the parser (it gives up with a RecursionError). None when the
+    nesting stays within the limit, or when the brackets do not pair up: then it is not JSON.
+    """
+    if max_depth <= 0:
+        return None
+    # Per open container: the index, or the (still encoded) key, of the child being read.
+    path: list[Any] = []
+    closers: list[str] = []
+    last_string = ""
+    found: list[Any] | None = None
+    for match in _STRUCTURE.finditer(text):
+        token = match.group()
+        if token == "[" or token == "{":
+            if found is None and len(closers) >= max_depth:
+                found = list(path)
+            closers.append("]" if token == "[" else "}")
+            path.append(0 if token == "[" else None)
+        elif token == "]" or token == "}":
+            if not closers or closers.pop() != token:
+                return None
+            path.pop()
+        elif token == ",":
+            if path and isinstance(path[-1], int):
+                path[-1] += 1
+        elif token == ":":
+            if not path or isinstance(path[-1], int):
+                return None
+            path[-1] = last_string
+        elif token == '"':
+            return None
+        else:
+            last_string = token
+    if found is None or closers or None in found:
+        return None
+    try:
+        keys = tuple(json.loads(part) if isinstance(part, str) else part for part in found)
+    except ValueError:
+        return None
+    return too_deep(max_depth, format_path(keys))

@@ -54,6 +54,8 @@ class EventStream:
         self.finished = False
         # The response this body belongs to: closing the body closes it too (see below).
         self.response: Response | None = None
+        # True once the WSGI server holds this body, and so will close it.
+        self.sent = False
         self._closed = False
         self._closing = False
         self._events = self._generate()
@@ -147,11 +149,22 @@ class EventStreamResponse(Response):
             return body
         return super().get_app_iter(environ)
 
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        """The WSGI call; marks the body sent only once `start_response` has taken the headers."""
+        app_iter = super().__call__(environ, start_response)
+        if isinstance(self.response, EventStream):
+            self.response.sent = True
+        return app_iter
+
 
 def sse_response(stream: Stream, headers: dict[str, str]) -> Response:
     """A `text/event-stream` response relaying `stream`."""
-    return EventStreamResponse(
-        EventStream(stream, g.get("request_id", "-"), observe.current(), shutdown.current_drain()),
-        mimetype="text/event-stream",
-        headers={**SSE_HEADERS, **stream.headers, **headers},
+    body = EventStream(
+        stream, g.get("request_id", "-"), observe.current(), shutdown.current_drain()
     )
+    response = EventStreamResponse(
+        body, mimetype="text/event-stream", headers={**SSE_HEADERS, **stream.headers, **headers}
+    )
+    # Bound now, so that closing a body that was never sent still runs the response's callbacks.
+    body.response = response
+    return response

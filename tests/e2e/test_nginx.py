@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
+import socket
 import statistics
 import time
 import uuid
@@ -11,6 +13,7 @@ from typing import Any
 
 import pytest
 import requests
+from requests.structures import CaseInsensitiveDict
 
 from tests.conftest import CLIENT_KEY
 from tests.support import openai_checks as checks
@@ -194,3 +197,138 @@ def test_unreachable_gateway_is_a_json_502(tmp_path):
         proxy.stop()
     assert response.headers["Content-Type"] == "application/json"
     assert checks.check_error(response.json(), 502).type == "server_error"
+
+
+# What the gateway accepts as a client's request id (app.request_context).
+WELL_FORMED_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+ORIGIN = {"Origin": "https://app.example"}
+
+
+def raw_exchange(proxy, data: bytes) -> requests.Response:
+    """Send `data` as is on a new connection and read nginx's answer."""
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=30) as sock:
+        sock.sendall(data)
+        answer = http.client.HTTPResponse(sock)
+        answer.begin()
+        response = requests.Response()
+        response.status_code = answer.status
+        response.headers = CaseInsensitiveDict(answer.getheaders())
+        response._content = answer.read()
+    return response
+
+
+def check_nginx_error(response: requests.Response, status: int, code: str | None = None):
+    """nginx's own answer: OpenAI's envelope, readable cross-origin, with a clean request id."""
+    assert response.status_code == status, response.content[:300]
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert response.headers["Access-Control-Expose-Headers"] == "X-Request-ID"
+    assert WELL_FORMED_ID.fullmatch(response.headers["X-Request-ID"])
+    error = checks.check_error(response.json(), status)
+    assert error.param is None and error.code == code
+    return error
+
+
+BIG_HEADER = {"X-Request-ID": "<script>alert(1)</script>", "X-Long": "a" * 10_000}
+
+
+def test_oversized_headers_get_a_json_431_from_nginx(pair):
+    _, proxy = pair
+    response = requests.get(f"{proxy.url}/v1/models", headers={**ORIGIN, **BIG_HEADER}, timeout=30)
+    error = check_nginx_error(response, 431)
+    assert "headers are too large" in error.message
+    # Not the client's id, which is not well-formed: nginx's own.
+    assert re.fullmatch(r"[0-9a-f]{32}", response.headers["X-Request-ID"])
+
+
+def test_an_oversized_url_gets_a_json_414_from_nginx(pair):
+    _, proxy = pair
+    response = requests.get(f"{proxy.url}/v1/models/{'a' * 9000}", headers=ORIGIN, timeout=30)
+    assert "URL is too long" in check_nginx_error(response, 414).message
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "code"),
+    [
+        (b"GARBAGE\r\n\r\n", 400, None),
+        (b"GET /v1/models HTTP/1.1\r\n\r\n", 400, None),
+        (
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+            501,
+            None,
+        ),
+        (b"GET /v1/models HTTP/2.0\r\nHost: x\r\n\r\n", 505, None),
+        (b"TRACE /v1/models HTTP/1.1\r\nHost: x\r\n\r\n", 405, "method_not_allowed"),
+        (b"GET /_nginx_error HTTP/1.1\r\nHost: x\r\n\r\n", 404, None),
+    ],
+    ids=["garbage", "no-host", "transfer-encoding", "http-2.0", "trace", "error-location"],
+)
+def test_requests_nginx_refuses_get_json_errors(pair, request_bytes, status, code):
+    _, proxy = pair
+    check_nginx_error(raw_exchange(proxy, request_bytes), status, code)
+
+
+def test_nginxs_413_is_readable_cross_origin_and_never_echoes_a_raw_request_id(pair):
+    _, proxy = pair
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "x" * 1024 * 1024}]}
+    headers = {**AUTH, **ORIGIN, "X-Request-ID": "<script>alert(1)</script>"}
+    response = requests.post(chat_url(proxy), json=body, headers=headers, timeout=30)
+    check_nginx_error(response, 413, "request_too_large")
+    assert re.fullmatch(r"[0-9a-f]{32}", response.headers["X-Request-ID"])
+
+
+def test_a_malformed_request_id_is_replaced_by_nginxs_own(pair):
+    gateway, proxy = pair
+    headers = {**AUTH, "X-Request-ID": "bad id <script>"}
+    response = requests.get(f"{proxy.url}/v1/models", headers=headers, timeout=30)
+    assert response.status_code == 200
+    request_id = response.headers["X-Request-ID"]
+    # The gateway received and logged nginx's id, the one the client sees.
+    assert re.fullmatch(r"[0-9a-f]{32}", request_id), request_id
+    assert entry_for(gateway, request_id)["status"] == 200
+
+
+def test_the_gateways_own_errors_and_cors_headers_pass_unchanged(pair):
+    _, proxy = pair
+    missing = requests.get(f"{proxy.url}/v1/nope", headers={**AUTH, **ORIGIN}, timeout=30)
+    assert missing.status_code == 404
+    assert checks.check_error(missing.json(), 404).message == "Invalid URL (GET /v1/nope)"
+    wrong_method = requests.delete(f"{proxy.url}/v1/models", headers=ORIGIN, timeout=30)
+    assert wrong_method.status_code == 405 and wrong_method.headers["Allow"]
+    assert checks.check_error(wrong_method.json(), 405).code == "method_not_allowed"
+    for response in (missing, wrong_method):
+        # The gateway's CORS headers, once: nginx adds none of its own to proxied answers.
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        exposed = response.headers["Access-Control-Expose-Headers"].lower()
+        assert "x-request-id" in exposed and "retry-after" in exposed
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [
+        ("https://app.example", "https://app.example"),
+        ("https://OTHER.example:8443", "https://OTHER.example:8443"),
+        ("https://evil.example", None),
+        ("https://app.example.evil.example", None),
+        ("https://evil.example,https://app.example", None),
+        (None, None),
+    ],
+)
+def test_nginxs_errors_allow_only_the_configured_origins(tmp_path, origin, allowed):
+    proxy = NginxProcess(
+        tmp_path / "origins",
+        free_port(),
+        cors_origins="https://app.example, https://other.example:8443",
+    )
+    headers = {"Origin": origin} if origin else {}
+    try:
+        unreachable = requests.get(f"{proxy.url}/v1/models", headers=headers, timeout=30)
+        too_large = requests.get(
+            f"{proxy.url}/v1/models", headers={**headers, **BIG_HEADER}, timeout=30
+        )
+    finally:
+        proxy.stop()
+    for response, status in ((unreachable, 502), (too_large, 431)):
+        assert response.status_code == status
+        assert response.headers.get("Access-Control-Allow-Origin") == allowed
+        checks.check_error(response.json(), status)

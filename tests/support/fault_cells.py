@@ -128,6 +128,10 @@ PROVIDER_CELLS: dict[str, dict[str, tuple[Outcome, Outcome]]] = {
     },
     "anthropic": {
         **_TRANSPORT,
+        # The role chunk waits for the first content: a stream that stalls or is cut right
+        # after `message_start` has sent the client nothing yet, so it fails as a whole.
+        "stall": (_E504, _E504),
+        "cut_mid_event": (_E502, _E502),
         "http_429": (_E429, _E429),
         "http_500": (_E502, _E502),
         "http_502": (_E502, _E502),

@@ -42,9 +42,14 @@ http {{
 """
 
 
-def render_template(upstream: str, port: int | str, max_body: str) -> str:
+def render_template(upstream: str, port: int | str, max_body: str, cors_origins: str = "*") -> str:
     """The template with its placeholders filled, as the nginx image's envsubst would."""
-    values = {"GATEWAY_UPSTREAM": upstream, "NGINX_PORT": str(port), "NGINX_MAX_BODY": max_body}
+    values = {
+        "GATEWAY_UPSTREAM": upstream,
+        "NGINX_PORT": str(port),
+        "NGINX_MAX_BODY": max_body,
+        "NGINX_CORS_ORIGINS": cors_origins,
+    }
     return string.Template(TEMPLATE.read_text()).safe_substitute(values)
 
 
@@ -52,7 +57,13 @@ class NginxProcess:
     """nginx in the foreground on a free loopback port, proxying to `upstream_port`."""
 
     def __init__(
-        self, tmp: Path, upstream_port: int, *, max_body: str = "8m", extra_http: str = ""
+        self,
+        tmp: Path,
+        upstream_port: int,
+        *,
+        max_body: str = "8m",
+        cors_origins: str = "*",
+        extra_http: str = "",
     ) -> None:
         assert NGINX is not None
         tmp.mkdir(parents=True, exist_ok=True)
@@ -61,7 +72,7 @@ class NginxProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         listen = f"127.0.0.1:{self.port}"
         (tmp / "gateway.conf").write_text(
-            render_template(f"127.0.0.1:{upstream_port}", listen, max_body)
+            render_template(f"127.0.0.1:{upstream_port}", listen, max_body, cors_origins)
         )
         main = tmp / "nginx.conf"
         # Started by root, nginx's workers would run as `nobody`, who cannot enter pytest's

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 import responses
 
@@ -122,10 +124,10 @@ def test_sampling_options_stop_and_user(client, upstream):
         client, upstream, temperature=0.3, top_p=0.9, top_k=40, stop=["END", "STOP"], user="u-42"
     )
     assert payload["temperature"] == 0.3
-    assert payload["top_p"] == 0.9
+    assert "top_p" not in payload  # temperature wins: test_anthropic_sampling.py
     assert payload["top_k"] == 40
     assert payload["stop_sequences"] == ["END", "STOP"]
-    assert payload["metadata"] == {"user_id": "u-42"}
+    assert payload["metadata"] == {"user_id": hashlib.sha256(b"u-42").hexdigest()[:32]}
     assert sent(client, upstream, stop="END")["stop_sequences"] == ["END"]
 
 
@@ -220,3 +222,13 @@ def test_list_models(app):
             "owned_by": "anthropic",
         }
     ]
+
+
+@pytest.mark.parametrize("field", ["user", "safety_identifier"])
+def test_the_end_user_id_is_sent_as_an_opaque_hash(client, upstream, field):
+    user_id = sent(client, upstream, **{field: "alice@example.com"})["metadata"]["user_id"]
+    assert user_id == hashlib.sha256(b"alice@example.com").hexdigest()[:32]
+    assert "alice" not in user_id
+    # Stable per user, distinct between users.
+    assert sent(client, upstream, **{field: "alice@example.com"})["metadata"]["user_id"] == user_id
+    assert sent(client, upstream, **{field: "bob@example.com"})["metadata"]["user_id"] != user_id

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+import requests
 import responses
 
 from app import create_app
-from tests.fakes.anthropic_wire import OVERLOADED, PING, TEXT_EVENTS, gateway_models, sse
+from tests.fakes.anthropic_wire import OVERLOADED, PING, TEXT_EVENTS, gateway_models, sse, text
 from tests.support.openai_checks import check_chat_sse, check_error_sse
 
 BASE = "https://api.anthropic.test"
@@ -114,3 +115,86 @@ def test_an_upstream_that_only_pings_is_a_504(config):
         "param": None,
         "code": "upstream_timeout",
     }
+
+
+def _retry_client(config, **route):
+    """A client whose `claude-3-haiku` route has the given `retries` / `fallbacks`."""
+    models = gateway_models(BASE, "TEST_ANTHROPIC_KEY")
+    models["models"][0].update(route)
+    settings = {**config, "MODELS": models, "RETRY_BACKOFF_BASE": 0.0, "RETRY_BACKOFF_MAX": 0.0}
+    return create_app(settings).test_client()
+
+
+def _stream_attempts(client, *attempts: bytes):
+    """Stream through the gateway with one upstream answer per attempt: (response, events, sent)."""
+    request = {
+        "model": "claude-3-haiku",
+        "messages": [{"role": "user", "content": "Hi"}],
+        "stream": True,
+    }
+    with responses.RequestsMock() as mock:
+        for raw in attempts:
+            mock.add(
+                responses.POST, f"{BASE}/v1/messages", body=raw, content_type="text/event-stream"
+            )
+        response = client.post("/v1/chat/completions", json=request)
+        data = response.get_data()
+        sent = [json.loads(call.request.body) for call in mock.calls]
+    events = [e.removeprefix(b"data: ").decode() for e in data.split(b"\n\n") if e]
+    return request, response, events, sent
+
+
+# Anthropic's overloaded_error after message_start and pings, before any content.
+OVERLOADED_AFTER_START = sse(TEXT_EVENTS[0], PING, OVERLOADED)
+
+
+def test_an_error_after_message_start_is_retried(config):
+    client = _retry_client(config, retries=1)
+    request, response, events, sent = _stream_attempts(
+        client, OVERLOADED_AFTER_START, sse(*TEXT_EVENTS)
+    )
+    assert len(sent) == 2
+    assert response.status_code == 200
+    assembled = check_chat_sse(events, request)
+    assert assembled["choices"][0]["message"]["content"] == "Héllo wörld 👋 — ok"
+    # One role chunk, from the attempt that answered.
+    assert sum('"role":"assistant"' in event for event in events) == 1
+
+
+def test_an_error_after_message_start_goes_to_the_fallback(config):
+    client = _retry_client(config, retries=0, fallbacks=["claude-3-opus"])
+    request, response, events, sent = _stream_attempts(
+        client, OVERLOADED_AFTER_START, sse(*TEXT_EVENTS)
+    )
+    assert [body["model"] for body in sent] == ["claude-3-haiku-20240307", "claude-3-opus-20240229"]
+    assert response.status_code == 200
+    check_chat_sse(events, request)
+
+
+def test_an_error_after_message_start_without_retries_is_a_json_error(config):
+    client = _retry_client(config, retries=0)
+    _, response, _, sent = _stream_attempts(client, OVERLOADED_AFTER_START)
+    assert len(sent) == 1
+    assert response.status_code == 503
+    assert response.get_json()["error"]["message"] == "Overloaded"
+
+
+def test_a_whitespace_stop_ends_the_stream_and_closes_the_upstream(client, monkeypatch):
+    closed = []
+    original = requests.Response.close
+
+    def close(self):
+        closed.append(self.url)
+        original(self)
+
+    monkeypatch.setattr(requests.Response, "close", close)
+    events = [*TEXT_EVENTS[:3], text(0, "Two\nlines"), text(0, " and more"), *TEXT_EVENTS[5:]]
+    body = {"stop": "\n", "stream_options": {"include_usage": True}}
+    request, response, sse_events, sent = post_stream(client, sse(*events), **body)
+    assert "stop_sequences" not in sent
+    assembled = check_chat_sse(sse_events, request)
+    assert assembled["choices"][0]["message"]["content"] == "Two"
+    assert assembled["choices"][0]["finish_reason"] == "stop"
+    assert assembled["usage"]["prompt_tokens"] == 25
+    assert sse_events[-1] == "[DONE]"
+    assert closed and set(closed) == {f"{BASE}/v1/messages"}

@@ -150,3 +150,93 @@ def test_json_schema_named_like_a_tool_is_400(client):
         response = client.post("/v1/chat/completions", json=request)
     assert response.status_code == 400
     assert response.get_json()["error"]["param"] == "response_format.json_schema.name"
+
+
+def allowed(mode: str, *names: str) -> dict:
+    """An OpenAI `allowed_tools` tool choice listing the function tools `names`."""
+    listed = [{"type": "function", "function": {"name": name}} for name in names]
+    return {"type": "allowed_tools", "allowed_tools": {"mode": mode, "tools": listed}}
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"tool_choice": allowed("auto", "get_time")}, {"type": "auto"}),
+        ({"tool_choice": allowed("required", "get_time")}, {"type": "any"}),
+        (
+            {"tool_choice": allowed("required", "get_time"), "parallel_tool_calls": False},
+            {"type": "any", "disable_parallel_tool_use": True},
+        ),
+        (
+            {"tool_choice": allowed("auto", "get_time"), "parallel_tool_calls": False},
+            {"type": "auto", "disable_parallel_tool_use": True},
+        ),
+    ],
+)
+def test_allowed_tools_sends_only_the_listed_tools(client, upstream, options, expected):
+    payload = sent(client, upstream, tools=[WEATHER, TIME], **options)
+    assert payload["tools"] == [
+        {"name": "get_time", "input_schema": {"type": "object", "properties": {}}}
+    ]
+    assert payload["tool_choice"] == expected
+
+
+def test_allowed_tools_keeps_the_order_of_tools(client, upstream):
+    payload = sent(
+        client,
+        upstream,
+        tools=[WEATHER, TIME],
+        tool_choice=allowed("auto", "get_time", "get_weather"),
+    )
+    assert [tool["name"] for tool in payload["tools"]] == ["get_weather", "get_time"]
+    assert payload["tool_choice"] == {"type": "auto"}
+
+
+def test_allowed_tools_with_none_listed_calls_no_tool(client, upstream):
+    payload = sent(
+        client,
+        upstream,
+        tools=[WEATHER, TIME],
+        tool_choice=allowed("auto"),
+        parallel_tool_calls=False,
+    )
+    assert [tool["name"] for tool in payload["tools"]] == ["get_weather", "get_time"]
+    assert payload["tool_choice"] == {"type": "none"}
+
+
+def test_allowed_tools_with_a_json_schema_answer(client, upstream):
+    payload = sent(
+        client,
+        upstream,
+        tools=[WEATHER, TIME],
+        tool_choice=allowed("auto", "get_weather"),
+        response_format=PERSON,
+    )
+    assert [tool["name"] for tool in payload["tools"]] == ["get_weather", "person"]
+    assert payload["tool_choice"] == {"type": "any"}
+
+
+@pytest.mark.parametrize(
+    "choice",
+    [
+        allowed("auto", "get_time", "get_date"),
+        allowed("required"),
+        {"type": "allowed_tools", "allowed_tools": {"mode": "auto", "tools": [{"type": "custom"}]}},
+    ],
+)
+def test_allowed_tools_naming_no_function_of_tools_is_400(client, choice):
+    request = {
+        "model": "claude-3-haiku",
+        "messages": [{"role": "user", "content": "x"}],
+        "tools": [WEATHER, TIME],
+        "tool_choice": choice,
+    }
+    with responses.RequestsMock():
+        response = client.post("/v1/chat/completions", json=request)
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert (error["type"], error["param"], error["code"]) == (
+        "invalid_request_error",
+        "tool_choice",
+        "invalid_value",
+    )

@@ -1,7 +1,8 @@
-"""Client API keys: `Authorization: Bearer <key>` on the API, nothing on health and the index."""
+"""Client API keys: Bearer (or Basic with the key as password) on the API, none on health."""
 
 from __future__ import annotations
 
+import base64
 import logging
 
 import pytest
@@ -32,6 +33,21 @@ def call(client, method: str, path: str, body, authorization: str | None = None)
     return getattr(client, method)(path, json=body, headers=headers)
 
 
+# OpenAI's 401 when no key is sent, with a null `code`; its last sentence (where to get an
+# OpenAI key) is left out.
+MISSING_MESSAGE = (
+    "You didn't provide an API key. You need to provide your API key in an Authorization header "
+    "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with "
+    "blank username) if you're accessing the API from your browser and are prompted for a "
+    "username and password."
+)
+
+
+def basic(credentials: str) -> str:
+    """An `Authorization: Basic` value for `credentials` ("user:password")."""
+    return "Basic " + base64.b64encode(credentials.encode()).decode()
+
+
 def assert_401(response) -> None:
     """A 401 `invalid_api_key` envelope."""
     assert response.status_code == 401
@@ -43,25 +59,69 @@ def assert_401(response) -> None:
     )
 
 
-@pytest.mark.parametrize(("method", "path", "body"), API_CALLS)
-def test_missing_key_is_401(client, method, path, body):
-    response = call(client, method, path, body)
-    assert_401(response)
-    assert "didn't provide an API key" in response.get_json()["error"]["message"]
+def assert_missing(response) -> None:
+    """OpenAI's 401 for a request that carries no key."""
+    assert response.status_code == 401
+    assert response.get_json() == {
+        "error": {
+            "message": MISSING_MESSAGE,
+            "type": "invalid_request_error",
+            "param": None,
+            "code": None,
+        }
+    }
 
 
 @pytest.mark.parametrize(
     "authorization",
-    [f"Bearer {WRONG}", "Bearer ", "Bearer", KEY, f"Basic {KEY}", f"Token {KEY}", f"Bearer {KEY}x"],
+    [
+        None,
+        "",
+        "Bearer ",
+        "Bearer",
+        KEY,
+        f"Token {KEY}",
+        f"Basic {KEY}",
+        "Basic ",
+        basic(f"user:{KEY}"),
+        basic(KEY),
+        basic(":"),
+        "Basic " + base64.b64encode(b":\xff").decode(),
+        "Basic \xe9t\xe9",
+    ],
+)
+@pytest.mark.parametrize(("method", "path", "body"), API_CALLS)
+def test_missing_key_is_401_with_a_null_code(client, method, path, body, authorization):
+    assert_missing(call(client, method, path, body, authorization))
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [f"Bearer {WRONG}", f"Bearer {KEY}x", basic(f":{WRONG}"), basic(f":{KEY}x")],
 )
 @pytest.mark.parametrize(("method", "path", "body"), API_CALLS)
 def test_wrong_key_is_401(client, method, path, body, authorization):
     assert_401(call(client, method, path, body, authorization))
 
 
+def test_a_wrong_basic_key_is_refused_as_a_wrong_bearer_key_is(client):
+    bearer = call(client, "get", "/v1/models", None, f"Bearer {WRONG}")
+    basic_auth = call(client, "get", "/v1/models", None, basic(f":{WRONG}"))
+    assert basic_auth.status_code == bearer.status_code == 401
+    assert basic_auth.get_json() == bearer.get_json()
+
+
 @pytest.mark.parametrize(
     "authorization",
-    [f"Bearer {KEY}", f"bearer {KEY}", f"BEARER {KEY}", f"BeArEr {KEY}", f"Bearer {OTHER_KEY}"],
+    [
+        f"Bearer {KEY}",
+        f"bearer {KEY}",
+        f"BEARER {KEY}",
+        f"BeArEr {KEY}",
+        f"Bearer {OTHER_KEY}",
+        basic(f":{KEY}"),
+        basic(f":{OTHER_KEY}").replace("Basic", "basic"),
+    ],
 )
 @pytest.mark.parametrize(("method", "path", "body"), API_CALLS)
 def test_right_key_is_accepted(client, method, path, body, authorization):
@@ -109,6 +169,8 @@ def test_keys_never_appear_in_responses_or_logs(config, caplog, monkeypatch):
     client = app.test_client()
     responses = [call(client, m, p, b, f"Bearer {KEY}") for m, p, b in API_CALLS]
     responses += [call(client, m, p, b, f"Bearer {WRONG}") for m, p, b in API_CALLS]
+    responses += [call(client, m, p, b, basic(f":{KEY}")) for m, p, b in API_CALLS]
+    responses += [call(client, m, p, b, basic(f":{WRONG}")) for m, p, b in API_CALLS]
     responses += [client.get("/health"), client.get("/"), client.get("/v1/nope")]
 
     def crash(call):

@@ -56,7 +56,6 @@ def assistant(**fields: Any) -> dict[str, Any]:
 CASES = [
     # Required fields and top-level types
     ({"model": "mock"}, "messages"),
-    (body(model=DROP), "model"),
     (body(model=5), "model"),
     (body(messages="hi"), "messages"),
     (body(messages=[]), "messages"),
@@ -228,6 +227,31 @@ def problem(payload: dict[str, Any]) -> Any:
 def test_messages_follow_openai_wording(payload, message, code):
     error = problem(payload)
     assert (error.message, error.code, error.status) == (message, code, 400)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [body(model=DROP), {}, body(model=DROP, temperature=9), body(model=DROP, messages="hi")],
+    ids=["no-model", "empty", "and-bad-temperature", "and-bad-messages"],
+)
+def test_missing_model_is_openais_400_before_any_other_check(client, payload):
+    response = client.post("/v1/chat/completions", json=payload)
+    assert response.status_code == 400
+    assert response.get_json() == {
+        "error": {
+            "message": "you must provide a model parameter",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": None,
+        }
+    }
+
+
+@pytest.mark.parametrize(("model", "code"), [(None, "invalid_type"), (5, "invalid_type")])
+def test_a_model_of_the_wrong_type_still_names_model(client, model, code):
+    response = client.post("/v1/chat/completions", json=body(model=model))
+    error = check_invalid_param(response.get_json(), "model")
+    assert (response.status_code, error.code) == (400, code)
 
 
 def test_errors_through_the_client_are_the_envelope(client):

@@ -89,10 +89,18 @@ def test_invalid_requests_name_the_param(client, body, param):
     assert f"'{param}'" in error["message"]
 
 
-def test_missing_model_is_a_400(client):
-    response = client.post("/v1/completions", json={"prompt": "x"})
+@pytest.mark.parametrize("body", [{"prompt": "x"}, {}, {"prompt": 5, "n": 0}])
+def test_missing_model_is_openais_400(client, body):
+    response = client.post("/v1/completions", json=body)
     assert response.status_code == 400
-    assert response.json["error"]["param"] == "model"
+    assert response.json == {
+        "error": {
+            "message": "you must provide a model parameter",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": None,
+        }
+    }
 
 
 def test_n_limit_follows_gateway_max_n(config):

@@ -17,7 +17,7 @@ from config import load_settings
 from tests.support.nginx import FULL_CONF, NGINX, TEMPLATE, render_template, requires_nginx
 from tests.support.servers import ROOT, procfile_command
 
-PLACEHOLDERS = {"GATEWAY_UPSTREAM", "NGINX_PORT", "NGINX_MAX_BODY"}
+PLACEHOLDERS = {"GATEWAY_UPSTREAM", "NGINX_PORT", "NGINX_MAX_BODY", "NGINX_CORS_ORIGINS"}
 
 
 def instructions(name: str) -> dict[str, list[str]]:
@@ -132,7 +132,8 @@ def test_template_placeholders_and_streaming_directives():
         "proxy_set_header X-Request-ID $gateway_request_id;",
         "proxy_read_timeout 3600s;",
         "keepalive 64;",
-        "error_page 413 = @too_large;",
+        "error_page 400 404 405 408 411 413 414 501 502 504 505 /_nginx_error;",
+        "error_page 494 =431 /_nginx_error;",
     ):
         assert expected in lines, expected
     rendered = render_template("127.0.0.1:8000", 80, "8m")
@@ -168,3 +169,17 @@ def test_nginx_accepts_both_configs(tmp_path):
             timeout=30,
         )
         assert check.returncode == 0, check.stderr
+
+
+def test_compose_gives_nginx_the_gateways_cors_origins(compose, monkeypatch):
+    monkeypatch.delenv("CORS_ORIGINS", raising=False)
+    origins = compose["services"]["nginx"]["environment"]["NGINX_CORS_ORIGINS"]
+    # Compose fills it from CORS_ORIGINS, the gateway's setting, with the gateway's default.
+    assert origins == "${CORS_ORIGINS:-*}"
+    assert load_settings()["CORS_ORIGINS"] == ["*"]
+
+
+def test_readme_renders_every_placeholder():
+    readme = (ROOT / "README.md").read_text()
+    [listed] = re.findall(r"envsubst '([^']+)'", readme)
+    assert set(re.findall(r"\$\{(\w+)\}", listed)) == PLACEHOLDERS

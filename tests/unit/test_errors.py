@@ -14,6 +14,12 @@ INVALID = "invalid_request_error"
 BODY = {"model": "mock", "messages": [{"role": "user", "content": "hi"}]}
 # Text only an internal failure knows; it must never reach a client.
 INTERNAL = "database password is hunter2 at /srv/app/secret.py"
+# OpenAI's answer to a body it cannot parse, without its pointer to OpenAI's help center.
+BAD_JSON = (
+    "We could not parse the JSON body of your request. (HINT: This likely means you aren't using "
+    "your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not "
+    "valid JSON.)"
+)
 
 
 def raising(error: Exception):
@@ -40,6 +46,7 @@ def envelope(response, status: int) -> dict:
         (errors.UnsupportedError("no", param="x"), 400, INVALID, "unsupported_parameter"),
         (errors.PayloadTooLarge("big"), 413, "invalid_request_error", "request_too_large"),
         (errors.AuthenticationError("who"), 401, "invalid_request_error", "invalid_api_key"),
+        (errors.MissingAPIKeyError("none"), 401, "invalid_request_error", None),
         (errors.PermissionDeniedError("no"), 403, "invalid_request_error", None),
         (errors.NotFoundError("gone"), 404, "invalid_request_error", None),
         (errors.ModelNotFoundError("m"), 404, "invalid_request_error", "model_not_found"),
@@ -66,10 +73,27 @@ def test_api_error_headers_reach_the_client(config):
     assert response.headers["Retry-After"] == "7"
 
 
-def test_unknown_url_is_404(client):
-    body = envelope(client.get("/v1/nothing-here"), 404)
-    assert body["message"] == "Invalid URL (GET /v1/nothing-here)"
-    assert body["code"] == "unknown_url"
+@pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
+def test_unknown_url_is_openais_404(client, method):
+    response = client.open("/v1/nothing-here", method=method, json=BODY)
+    assert response.status_code == 404
+    assert response.get_json() == {
+        "error": {
+            "message": f"Invalid URL ({method} /v1/nothing-here)",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": None,
+        }
+    }
+
+
+def test_unknown_url_path_is_scrubbed_and_cut(config):
+    secret = "sk-gateway-client-key-5e1f0a"
+    client = create_app({**config, "GATEWAY_API_KEYS": [secret]}).test_client()
+    body = envelope(client.get(f"/v1/{secret}/x"), 404)
+    assert body["message"] == "Invalid URL (GET /v1/***/x)"
+    long = envelope(client.get("/v1/" + "a" * 5000), 404)
+    assert long["message"] == "Invalid URL (GET /v1/" + "a" * 196 + ")"
 
 
 def test_wrong_method_is_405_with_allow(client):
@@ -85,12 +109,12 @@ def test_wrong_method_is_405_with_allow(client):
 @pytest.mark.parametrize(
     ("data", "content_type", "code"),
     [
-        ('{"model": "mock",', "application/json", "invalid_json"),
-        ("", "application/json", "invalid_json"),
-        (b"\xff\xfe{}", "application/json", "invalid_json"),
+        ('{"model": "mock",', "application/json", None),
+        ("", "application/json", None),
+        (b"\xff\xfe{}", "application/json", None),
         ("[1, 2]", "application/json", "invalid_json"),
         ('"just a string"', "application/json", "invalid_json"),
-        ("[" * 100_000, "application/json", "invalid_json"),
+        ("[" * 100_000, "application/json", None),
         ('{"model": "mock"}', "text/plain", "invalid_content_type"),
         ("model=mock", "application/x-www-form-urlencoded", "invalid_content_type"),
         ('{"model": "mock"}', None, "invalid_content_type"),
@@ -101,6 +125,17 @@ def test_unreadable_bodies_are_400(client, data, content_type, code):
     headers = {"Content-Type": content_type} if content_type else {}
     body = envelope(client.post(CHAT, data=data, headers=headers), 400)
     assert (body["type"], body["code"], body["param"]) == ("invalid_request_error", code, None)
+    # A body that is not JSON at all gets OpenAI's own words (and code null).
+    assert (body["message"] == BAD_JSON) == (code is None)
+
+
+@pytest.mark.parametrize("path", [CHAT, "/v1/completions", "/v1/embeddings"])
+def test_unparseable_json_is_openais_400(client, path):
+    response = client.post(path, data="{", headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.get_json() == {
+        "error": {"message": BAD_JSON, "type": INVALID, "param": None, "code": None}
+    }
 
 
 def test_json_media_type_with_charset_or_suffix_is_read(client):

@@ -7,6 +7,7 @@ import pytest
 
 from app import create_app
 from app.security_headers import HEADERS
+from config import load_settings
 from tests.conftest import MOCK_MODELS
 
 HI = [{"role": "user", "content": "hi"}]
@@ -78,3 +79,89 @@ def test_configured_origins_are_the_only_ones_allowed(preflight):
     assert "access-control-allow-credentials" not in allowed
     for origin in (EVIL, "null", "https://app.example.evil.example"):
         assert "access-control-allow-origin" not in cors_headers(client, origin, preflight)
+
+
+# Response headers every browser may read without Access-Control-Expose-Headers (Fetch spec).
+SAFELISTED = {
+    "cache-control",
+    "content-language",
+    "content-length",
+    "content-type",
+    "expires",
+    "last-modified",
+    "pragma",
+}
+
+
+def exposed(response) -> set[str]:
+    """The response's Access-Control-Expose-Headers, lower-cased."""
+    value = response.headers.get("Access-Control-Expose-Headers", "")
+    return {name.strip().lower() for name in value.split(",") if name.strip()}
+
+
+def gateway_headers(response) -> set[str]:
+    """The names of the response's own headers that browser code might want to read."""
+    names = {name.lower() for name in response.headers.keys()}
+    hardening = {name.lower() for name in HEADERS}
+    return {
+        name
+        for name in names - SAFELISTED - hardening
+        if not name.startswith("access-control-") and name not in ("vary", "x-accel-buffering")
+    }
+
+
+@pytest.mark.parametrize("origins", [["*"], ["https://app.example"]])
+def test_browsers_may_read_the_request_id_and_the_backend(origins):
+    client = make_client(CORS_ORIGINS=origins)
+    origin = {"Origin": "https://app.example"}
+    listed = client.get("/v1/models", headers=origin)
+    assert {"x-request-id", "retry-after", "retry-after-ms", "x-ratelimit-reset-tokens"} <= (
+        exposed(listed)
+    )
+    chat = client.post(
+        "/v1/chat/completions", json={"model": "mock", "messages": HI}, headers=origin
+    )
+    assert chat.status_code == 200
+    assert {"x-request-id", "x-gateway-backend"} <= gateway_headers(chat) <= exposed(chat)
+
+
+def test_browsers_may_read_the_rate_limit_headers_of_a_429():
+    client = make_client(GATEWAY_API_KEYS=["sk-browser"], RATE_LIMIT_RPM=1)
+    headers = {"Origin": "https://app.example", "Authorization": "Bearer sk-browser"}
+    body = {"model": "mock", "messages": HI}
+    assert client.post("/v1/chat/completions", json=body, headers=headers).status_code == 200
+    refused = client.post("/v1/chat/completions", json=body, headers=headers)
+    assert refused.status_code == 429
+    assert {"retry-after", "x-ratelimit-remaining-requests"} <= gateway_headers(refused)
+    assert gateway_headers(refused) <= exposed(refused)
+
+
+def preflight(client):
+    return client.options(
+        "/v1/chat/completions",
+        headers={
+            "Origin": "https://app.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
+
+
+def test_preflights_may_be_cached_for_two_hours_by_default():
+    response = preflight(make_client())
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert response.headers["Access-Control-Max-Age"] == "7200"
+
+
+@pytest.mark.parametrize(("max_age", "sent"), [(600, "600"), (0, None)])
+def test_preflight_max_age_follows_the_setting(max_age, sent):
+    response = preflight(make_client(CORS_MAX_AGE=max_age))
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert response.headers.get("Access-Control-Max-Age") == sent
+
+
+def test_cors_max_age_is_read_from_the_environment(monkeypatch):
+    monkeypatch.setenv("CORS_MAX_AGE", "86400")
+    assert load_settings()["CORS_MAX_AGE"] == 86400
+    monkeypatch.delenv("CORS_MAX_AGE")
+    assert load_settings()["CORS_MAX_AGE"] == 7200

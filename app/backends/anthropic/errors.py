@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import requests
 
+from app.backends.anthropic.ratelimit import openai_ratelimit_headers
 from app.backends.upstream_status import passed_headers, status_error
 from app.errors import (
     APIError,
@@ -36,6 +38,14 @@ TYPE_STATUS = {
     "timeout_error": 504,
     "overloaded_error": 529,
 }
+# The other way round, for an error whose body is not Anthropic's JSON (a 413 comes from
+# Cloudflare, in front of the API): the status alone then tells the type.
+STATUS_TYPE = {status: kind for kind, status in TYPE_STATUS.items()}
+
+# Anthropic's two messages for a conversation too long for the model's context window:
+# "prompt is too long: 215000 tokens > 200000 maximum" and "input length and `max_tokens`
+# exceed context limit: 178959 + 64000 > 200000, ...".
+_CONTEXT_OVERFLOW = re.compile(r"^(prompt is too long|input length and .*exceed context limit)")
 
 
 def _overloaded(message: str, headers: dict[str, str]) -> APIError:
@@ -75,11 +85,15 @@ def anthropic_error(
         # Whatever sits between the gateway and Anthropic may echo the key it was sent.
         message = scrub(message, [secret])
         error_type = scrub(error_type, [secret]) if error_type else error_type
+    error_type = error_type or STATUS_TYPE.get(status)
     build = _BY_TYPE.get(error_type or "")
-    if build is None and status == 529:
-        build = _overloaded
     if build is not None:
         return build(message, headers)
+    if error_type == "invalid_request_error" and _CONTEXT_OVERFLOW.match(message):
+        # OpenAI's code for it; clients trim the history when they see it.
+        return status_error(
+            status, message, code="context_length_exceeded", param="messages", headers=headers
+        )
     code = error_type if error_type not in (None, "invalid_request_error") else None
     return status_error(status, message, code=code, headers=headers)
 
@@ -109,7 +123,8 @@ def response_error(name: str, response: requests.Response, secret: str | None = 
     error_type, message = _error_fields(payload)
     if message is None:
         message = f"Upstream `{name}` answered HTTP {response.status_code}."
-    headers = passed_headers(response)
+    # The upstream's own x-ratelimit-* headers, if it sent any, win over the translated ones.
+    headers = {**openai_ratelimit_headers(response.headers), **passed_headers(response)}
     return anthropic_error(response.status_code, error_type, message, headers, secret)
 
 

@@ -10,10 +10,14 @@ from app.errors import InvalidRequestError, UnsupportedError
 Block = dict[str, Any]
 Turn = dict[str, Any]
 
+# The user turn put before a conversation that starts with the assistant's message, since
+# Anthropic requires the first message to be the user's.
+CONVERSATION_START = "(conversation start)"
+
 
 def _text_block(text: str) -> list[Block]:
-    # Anthropic refuses empty text blocks, so empty text is simply left out.
-    return [{"type": "text", "text": text}] if text else []
+    # Anthropic refuses empty and whitespace-only text blocks, so such text is left out.
+    return [{"type": "text", "text": text}] if text.strip() else []
 
 
 def _image_block(part: dict[str, Any], param: str) -> Block:
@@ -101,7 +105,8 @@ def _tool_result_block(message: dict[str, Any], param: str) -> Block:
         raise InvalidRequestError("Missing required parameter.", param=f"{param}.tool_call_id")
     block: Block = {"type": "tool_result", "tool_use_id": call_id}
     text = content_text(message.get("content"))
-    if text:
+    # Blank content would be a whitespace-only text block, which Anthropic refuses.
+    if text.strip():
         block["content"] = text
     return block
 
@@ -139,7 +144,7 @@ def system_text(messages: list[Any]) -> str:
 
 
 def conversation(messages: list[Any]) -> list[Turn]:
-    """The non-system messages as alternating turns; consecutive same-role turns are merged."""
+    """The non-system messages as alternating turns, the user's first; same-role turns merge."""
     turns: list[Turn] = []
     for index, message in enumerate(messages):
         if isinstance(message, dict) and message.get("role") in ("system", "developer"):
@@ -159,6 +164,8 @@ def conversation(messages: list[Any]) -> list[Turn]:
         raise InvalidRequestError(
             "At least one non-empty user or assistant message is required.", param="messages"
         )
+    if turns[0]["role"] == "assistant":
+        turns.insert(0, {"role": "user", "content": _text_block(CONVERSATION_START)})
     return turns
 
 
@@ -166,10 +173,7 @@ def _trim_prefill(turns: list[Turn]) -> None:
     """A final assistant turn is a prefill, which Anthropic refuses with trailing whitespace."""
     if not turns or turns[-1]["role"] != "assistant":
         return
-    content = turns[-1]["content"]
-    if content[-1]["type"] == "text":
-        content[-1]["text"] = content[-1]["text"].rstrip()
-        if not content[-1]["text"]:
-            content.pop()
-    if not content:
-        turns.pop()
+    last = turns[-1]["content"][-1]
+    if last["type"] == "text":
+        # Whitespace-only blocks were never made, so some text is always left.
+        last["text"] = last["text"].rstrip()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,8 @@ JSON_OBJECT_INSTRUCTION = (
     "do not add any text before or after it."
 )
 _ANSWER_DESCRIPTION = "Give the final answer as a JSON object that matches this schema."
+# Length of the hex SHA-256 sent as `metadata.user_id`: 128 bits keeps distinct users apart.
+USER_ID_HEX_CHARS = 32
 
 
 @dataclass
@@ -77,7 +80,50 @@ def _tools(body: dict[str, Any]) -> list[dict[str, Any]]:
     return tools
 
 
-def _tool_choice(body: dict[str, Any]) -> dict[str, Any] | None:
+def _listed_name(item: Any) -> str | None:
+    function = item.get("function") if isinstance(item, dict) else None
+    if not isinstance(function, dict) or item.get("type") != "function":
+        return None
+    name = function.get("name")
+    return name if isinstance(name, str) else None
+
+
+def _allowed_tools(
+    choice: dict[str, Any], tools: list[dict[str, Any]]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """`allowed_tools`: Anthropic has no such choice, so only the listed tools are sent."""
+    allowed = choice.get("allowed_tools") if isinstance(choice.get("allowed_tools"), dict) else {}
+    mode = allowed.get("mode")
+    listed = allowed.get("tools")
+    if mode not in ("auto", "required") or not isinstance(listed, list):
+        raise InvalidRequestError("Invalid value for 'tool_choice'.", param="tool_choice")
+    known = {tool["name"] for tool in tools}
+    names = [_listed_name(item) for item in listed]
+    for i, name in enumerate(names):
+        if name not in known:
+            what = repr(name) if name is not None else f"allowed_tools.tools[{i}]"
+            raise InvalidRequestError(
+                f"Invalid value for 'tool_choice': {what} is not a function in 'tools'.",
+                param="tool_choice",
+                code="invalid_value",
+            )
+    if not names:
+        if mode == "required":
+            raise InvalidRequestError(
+                "Invalid value for 'tool_choice': mode 'required' needs at least one allowed tool.",
+                param="tool_choice",
+                code="invalid_value",
+            )
+        # No tool may be called; the tools stay, as Anthropic wants them for any tool history.
+        return {"type": "none"}, tools
+    kept = [tool for tool in tools if tool["name"] in names]
+    return {"type": "auto" if mode == "auto" else "any"}, kept
+
+
+def _tool_choice(
+    body: dict[str, Any], tools: list[dict[str, Any]]
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """Anthropic's `tool_choice` (None for its default) and the tools to send with it."""
     choice = body.get("tool_choice")
     if choice is None:
         mapped = {"type": "auto"}
@@ -85,6 +131,8 @@ def _tool_choice(body: dict[str, Any]) -> dict[str, Any] | None:
         mapped = {"type": choice}
     elif choice == "required":
         mapped = {"type": "any"}
+    elif isinstance(choice, dict) and choice.get("type") == "allowed_tools":
+        mapped, tools = _allowed_tools(choice, tools)
     elif isinstance(choice, dict) and isinstance((choice.get("function") or {}).get("name"), str):
         mapped = {"type": "tool", "name": choice["function"]["name"]}
     else:
@@ -92,7 +140,7 @@ def _tool_choice(body: dict[str, Any]) -> dict[str, Any] | None:
     if body.get("parallel_tool_calls") is False and mapped["type"] != "none":
         mapped["disable_parallel_tool_use"] = True
     # Without an explicit choice Anthropic's default is already `auto`: send nothing.
-    return mapped if choice is not None or len(mapped) > 1 else None
+    return (mapped if choice is not None or len(mapped) > 1 else None), tools
 
 
 def _answer_tool(format_: dict[str, Any], tools: list[dict[str, Any]]) -> dict[str, Any]:
@@ -146,6 +194,13 @@ def _parallel_flag(choice: dict[str, Any]) -> dict[str, Any]:
     return {"disable_parallel_tool_use": True} if choice.get("disable_parallel_tool_use") else {}
 
 
+def opaque_user_id(user: str) -> str:
+    """The `metadata.user_id` for the client's end-user id: a truncated hex SHA-256 of it."""
+    # Anthropic wants an opaque id, never an e-mail address or phone number; hashing keeps
+    # the id stable, so Anthropic can still tell users apart.
+    return hashlib.sha256(user.encode()).hexdigest()[:USER_ID_HEX_CHARS]
+
+
 def build_request(body: dict[str, Any], model: str, options: Mapping[str, Any]) -> Plan:
     """Translate a validated OpenAI chat body into the Messages API body for `model`."""
     _refuse_unsupported(body)
@@ -161,22 +216,23 @@ def build_request(body: dict[str, Any], model: str, options: Mapping[str, Any]) 
     _sampling(body, payload)
     tools = _tools(body)
     if tools:
-        payload["tools"] = tools
-        choice = _tool_choice(body)
+        choice, payload["tools"] = _tool_choice(body, tools)
         if choice is not None:
             payload["tool_choice"] = choice
     answer_tool = _apply_response_format(body, payload)
     # `safety_identifier` is OpenAI's newer name for the end-user id `user` carried.
     user = body.get("user") or body.get("safety_identifier")
     if user:
-        payload["metadata"] = {"user_id": str(user)}
+        payload["metadata"] = {"user_id": opaque_user_id(str(user))}
     if body.get("stream"):
         payload["stream"] = True
     return Plan(payload, answer_tool)
 
 
 def _sampling(body: dict[str, Any], payload: dict[str, Any]) -> None:
-    stops = stop_sequences(body)
+    # Anthropic refuses whitespace-only stop sequences; the gateway applies those itself
+    # (stops.local_stops).
+    stops = [stop for stop in stop_sequences(body) if stop.strip()]
     if stops:
         payload["stop_sequences"] = stops
     temperature = _number(body, "temperature", 0, 2)
@@ -185,7 +241,9 @@ def _sampling(body: dict[str, Any], payload: dict[str, Any]) -> None:
         # values above 1 ask for "more random" and get Anthropic's most random, 1.
         payload["temperature"] = min(temperature, 1)
     top_p = _number(body, "top_p", 0, 1)
-    if top_p is not None:
+    # Current Claude models refuse both together (400); temperature is the one clients set
+    # most, so it wins. top_p is still checked, as OpenAI would check it.
+    if top_p is not None and temperature is None:
         payload["top_p"] = top_p
     top_k = body.get("top_k")
     if top_k is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +15,7 @@ from app.backends.anthropic.response import (
     prompt_tokens,
     usage_object,
 )
+from app.backends.anthropic.stops import StopScanner
 from app.backends.shaping import ChunkFactory
 from app.backends.sse import iter_sse
 from app.errors import UpstreamError, UpstreamTimeoutError
@@ -36,7 +37,9 @@ class StreamTranslator:
 
     Tool calls are numbered 0, 1, … in the order their `tool_use` blocks start (Anthropic's
     block index also counts text blocks). A `tool_use` block of the `json_schema` answer tool
-    streams as content.
+    streams as content. The role chunk goes out just before the first real chunk, so that an
+    error before any content still fails the whole request (retried, or sent to a fallback).
+    `stops` are stop sequences the gateway applies itself to the text (stops.local_stops).
     """
 
     def __init__(
@@ -47,6 +50,7 @@ class StreamTranslator:
         include_usage: bool,
         answer_tool: str | None = None,
         secret: str | None = None,
+        stops: Sequence[str] = (),
     ) -> None:
         self.name = name
         # The provider key, never to be echoed in an error event.
@@ -60,6 +64,8 @@ class StreamTranslator:
         self.stop_reason: str | None = None
         self.usage: dict[str, Any] = {}
         self.done = False
+        self.started = False
+        self.scanner = StopScanner(stops)
 
     def translate(self, raw: Iterable[bytes], deadline: float | None = None) -> Iterator[Chunk]:
         """Chunks for the raw upstream bytes; upstream errors and cut streams raise APIError.
@@ -84,7 +90,11 @@ class StreamTranslator:
             handler = handlers.get(kind)
             if handler is not None:
                 deadline = None  # the stream is live; it may take its time from here
-                yield from handler(payload)
+                for chunk in handler(payload):
+                    if not self.started:
+                        self.started = True
+                        yield self._factory().role()
+                    yield chunk
             elif deadline is not None and time.monotonic() > deadline:
                 raise UpstreamTimeoutError(
                     f"Upstream `{self.name}` did not send the first event of its stream in time.",
@@ -118,7 +128,9 @@ class StreamTranslator:
     def _message_start(self, payload: dict[str, Any]) -> Iterator[Chunk]:
         message = payload.get("message") if isinstance(payload.get("message"), dict) else {}
         self._add_usage(message.get("usage"))
-        yield self._factory(message.get("id")).role()
+        self._factory(message.get("id"))
+        # The role chunk waits for the first real one (translate).
+        return iter(())
 
     def _add_usage(self, usage: Any) -> None:
         if isinstance(usage, dict):
@@ -133,12 +145,14 @@ class StreamTranslator:
         if kind == "text":
             self.blocks[index] = _Block("text")
             if block.get("text"):
-                yield chunks.content(0, block["text"])
+                yield from self._text(block["text"])
         elif kind == "tool_use" and block.get("name") == self.answer_tool:
             self.blocks[index] = _Block("answer")
+            yield from self._release()
         elif kind == "tool_use":
             self.blocks[index] = _Block("tool", self.tool_calls)
             self.tool_calls += 1
+            yield from self._release()
             yield chunks.tool_call(
                 0, self.blocks[index].tool_index, call_id=block.get("id"), name=block.get("name")
             )
@@ -151,7 +165,7 @@ class StreamTranslator:
         block = self.blocks.get(payload.get("index"), _Block("skip"))
         delta = payload.get("delta") or {}
         if block.kind == "text" and delta.get("type") == "text_delta" and delta.get("text"):
-            yield chunks.content(0, delta["text"])
+            yield from self._text(delta["text"])
         elif delta.get("type") == "input_json_delta" and delta.get("partial_json"):
             block.has_input = True
             if block.kind == "tool":
@@ -175,9 +189,28 @@ class StreamTranslator:
         return iter(())
 
     def _message_stop(self, payload: dict[str, Any]) -> Iterator[Chunk]:
+        yield from self._release()
+        yield from self._finish(finish_reason(self.stop_reason, self.tool_calls > 0))
+
+    def _text(self, text: str) -> Iterator[Chunk]:
+        """Text content, up to a stop sequence the gateway applies; at one the answer ends."""
+        released = self.scanner.feed(text)
+        if released:
+            yield self._factory().content(0, released)
+        if self.scanner.matched is not None:
+            # Anthropic is still generating; the rest is dropped and the upstream closed.
+            yield from self._finish("stop")
+
+    def _release(self) -> Iterator[Chunk]:
+        """Text held back for a possible stop sequence, before a chunk of another kind."""
+        held = self.scanner.flush()
+        if held:
+            yield self._factory().content(0, held)
+
+    def _finish(self, reason: str) -> Iterator[Chunk]:
         chunks = self._factory()
         self.done = True
-        yield chunks.finish(0, finish_reason(self.stop_reason, self.tool_calls > 0))
+        yield chunks.finish(0, reason)
         if self.include_usage:
             prompt, cached = prompt_tokens(self.usage)
             completion = int(self.usage.get("output_tokens", 0))
