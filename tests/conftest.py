@@ -11,7 +11,7 @@ from app import create_app
 from tests.support.servers import ROOT, start_gateway
 
 # The reliability suites hand what they capture to a session-wide secret scan.
-pytest_plugins = ["tests.support.secret_scan"]
+pytest_plugins = ["tests.support.secret_scan", "tests.support.scripted_upstream"]
 
 # Offline BPE files for tiktoken; when absent the gateway approximates token counts.
 _TIKTOKEN_CACHE = ROOT.parent / "shared" / "tiktoken_cache"

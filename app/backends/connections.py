@@ -6,20 +6,47 @@ system calls and two TCP segments per request), a pooled connection is checked w
 real zero-timeout poll where the OS has one (gevent's cooperative poll would set up and fire
 a timer for the same answer), and responses are read through a 2 KiB buffer instead of
 8 KiB (a held stream keeps its buffer for its whole life).
+
+Two things they do that urllib3's do not: interim 1xx answers (103 Early Hints, 102
+Processing) are skipped to reach the final one, as RFC 9110 asks of clients, and a request
+whose reused keep-alive connection fails before any byte of the answer is sent once more on a
+new connection (see `StaleConnectionError`).
 """
 
 from __future__ import annotations
 
+import contextvars
 import http.client
+import logging
 import select
 from typing import Any
 
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ProtocolError
+
+log = logging.getLogger(__name__)
 
 # Read buffer of each upstream response. A status line with its headers, or a stream event,
 # fits; larger reads bypass the buffer. At 1,000 held streams: 2 MB instead of 8.
 RESPONSE_BUFFER = 2048
+# Interim answers skipped before the final one; past this the upstream is not speaking HTTP.
+MAX_INTERIM = 32
+# Set while a request is sent again after a stale connection: pooled connections are not used.
+_FRESH: contextvars.ContextVar[bool] = contextvars.ContextVar("fresh_connection", default=False)
+
+
+class NoAnswerError(http.client.RemoteDisconnected):
+    """The connection was closed or reset before the first byte of the answer arrived."""
+
+
+class StaleConnectionError(NoAnswerError):
+    """`NoAnswerError` on a kept-alive connection that had already served an answer.
+
+    The upstream closed it as idle just as it was reused (servers close idle connections after
+    a few seconds; the close can cross the request on the wire). Nothing of an answer came, so
+    the request is sent once more, on a new connection, as browsers and HTTP clients do.
+    """
 
 
 def _real_poll() -> Any:
@@ -48,10 +75,38 @@ class _SocketReader:
 
 
 class _LeanResponse(http.client.HTTPResponse):
-    """http.client's response, reading through a 2 KiB buffer."""
+    """http.client's response, reading through a 2 KiB buffer, past interim 1xx answers."""
 
     def __init__(self, sock: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(_SocketReader(sock), *args, **kwargs)
+
+    def begin(self) -> None:
+        """http.client's `begin`; a connection that ends before any byte raises NoAnswerError.
+
+        A 1xx that is still the status afterwards (101 Switching Protocols) closes the
+        connection: what follows it is not HTTP, and must never reach another request.
+        """
+        if self.headers is None:
+            try:
+                # Fills the buffer the status line is then read from: no extra system call.
+                arrived = self.fp.peek(1)
+            except (ConnectionResetError, ConnectionAbortedError) as exc:
+                raise NoAnswerError(str(exc)) from exc
+            if not arrived:
+                raise NoAnswerError("Remote end closed connection without response")
+        super().begin()
+        if self.status < 200:
+            self.will_close = True
+
+    def _read_status(self) -> tuple[str, int, str]:
+        # http.client skips only 100 Continue; a 103 or 102 taken as final would leave the real
+        # answer on the connection for the next request to read.
+        for _ in range(MAX_INTERIM):
+            version, status, reason = super()._read_status()
+            if not 100 <= status < 200 or status == 101:
+                return version, status, reason
+            http.client.parse_headers(self.fp)  # the interim answer's headers, unused
+        raise http.client.HTTPException(f"more than {MAX_INTERIM} interim responses")
 
 
 class _Lean:
@@ -61,6 +116,25 @@ class _Lean:
     response_class = _LeanResponse
     # The head of the request being sent while it waits for its body; None when not waiting.
     _held: bytes | None = None
+    # True once the open socket has carried an answer: a failure on it may be a stale one.
+    _answered = False
+
+    def connect(self) -> None:
+        """urllib3's connect; the new socket has served nothing yet."""
+        super().connect()  # type: ignore[misc]
+        self._answered = False
+
+    def getresponse(self) -> Any:
+        """urllib3's response; on a reused connection, no answer raises StaleConnectionError."""
+        reused = self._answered
+        try:
+            response = super().getresponse()  # type: ignore[misc]
+        except NoAnswerError as exc:
+            if reused and not isinstance(exc, StaleConnectionError):
+                raise StaleConnectionError(*exc.args) from exc
+            raise
+        self._answered = True
+        return response
 
     def request(self, method: str, url: str, body: Any = None, *args: Any, **kwargs: Any) -> None:
         """urllib3's request, with the head and a bytes body sent together."""
@@ -114,11 +188,42 @@ class _HTTPSConnection(_Lean, HTTPSConnection):
     pass
 
 
-class _HTTPPool(HTTPConnectionPool):
+class _Resending:
+    """What the gateway's pools change in urllib3's (mixed in before them)."""
+
+    host: str
+
+    def urlopen(self, method: str, url: str, body: Any = None, *args: Any, **kwargs: Any) -> Any:
+        """urllib3's urlopen; a request that met a stale connection is sent once more at once.
+
+        The second attempt takes a new connection: the pool's other idle ones are as old.
+        """
+        try:
+            return super().urlopen(method, url, body, *args, **kwargs)  # type: ignore[misc]
+        except ProtocolError as exc:
+            stale = len(exc.args) > 1 and isinstance(exc.args[1], StaleConnectionError)
+            # Only a body that can be sent again: bytes, text or nothing.
+            if not stale or not (body is None or isinstance(body, bytes | str)):
+                raise
+        log.debug("%s closed a reused connection unanswered; sending again", self.host)
+        token = _FRESH.set(True)
+        try:
+            return super().urlopen(method, url, body, *args, **kwargs)  # type: ignore[misc]
+        finally:
+            _FRESH.reset(token)
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        conn = super()._get_conn(timeout)  # type: ignore[misc]
+        if _FRESH.get() and conn.sock is not None:
+            conn.close()
+        return conn
+
+
+class _HTTPPool(_Resending, HTTPConnectionPool):
     ConnectionCls = _HTTPConnection
 
 
-class _HTTPSPool(HTTPSConnectionPool):
+class _HTTPSPool(_Resending, HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
 
 

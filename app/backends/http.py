@@ -149,6 +149,21 @@ class UpstreamHTTP:
         if not ended:
             response.close()
 
+    def peek(self, response: requests.Response) -> bytes:
+        """The first bytes of a streamed body, left in place for the reads that follow (it
+        waits for them); empty for an empty body, or one whose content coding hides them."""
+        raw = response.raw
+        wire = getattr(raw, "_fp", None)
+        # A body of declared length 0 would be waited on until the read timeout.
+        if not isinstance(wire, http.client.HTTPResponse) or not _identity(raw) or wire.length == 0:
+            return b""
+        try:
+            first = wire.peek(1)
+        except (http.client.HTTPException, OSError) as exc:
+            response.close()  # a failed connection must not serve again
+            raise transport_error(self.name, exc, started=True) from exc
+        return first if wire.length is None else first[: wire.length]
+
     def deadline(self, response: requests.Response) -> float:
         """When `response`'s whole answer, or a stream's first event, is due (a monotonic time):
         `total_timeout` after the request was sent (`elapsed` is the wait for the headers)."""

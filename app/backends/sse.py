@@ -31,11 +31,15 @@ class RawSSEDecoder:
 
     Lines are split on the bytes LF, CRLF or CR. These never occur inside a multi-byte UTF-8
     character, so an event is always whole however the reads were cut; a line split across
-    reads waits for its end.
+    reads waits for its end. A CR ends its line at once, even as the last byte of a read.
     """
 
     def __init__(self) -> None:
-        self._buffer = b""
+        # The start of a line whose end has not arrived, in the pieces it came in: joined once
+        # when the line ends, since joining on every read costs time quadratic in its length.
+        self._parts: list[bytes] = []
+        # The last read ended with a CR: an LF that starts the next one completes that CRLF.
+        self._cr = False
         self._data: list[bytes] = []
         self._event = b""
         self._id: bytes | None = None
@@ -52,50 +56,68 @@ class RawSSEDecoder:
         """Add bytes; return the events they complete."""
         if (
             self._started
-            and not self._buffer
+            and not self._parts
+            and not self._cr
             and not self._data
             and not self._event
             and chunk[:6] == b"data: "
             and chunk.find(b"\n") == len(chunk) - 2
-            and chunk[-1:] == b"\n"
+            and chunk[-1] == 0x0A
             and b"\r" not in chunk
         ):
             # What upstreams send nearly always: exactly one `data:` line and its blank line.
             return [RawSSEEvent(chunk[6:-2], b"", self._id)]
-        buffer = self._buffer + chunk if self._buffer else chunk
-        if not self._started and buffer:
-            if len(buffer) < len(_BOM) and _BOM.startswith(buffer):
-                self._buffer = buffer
+        if self._cr and chunk:
+            self._cr = False
+            if chunk[0] == 0x0A:
+                chunk = chunk[1:]
+        if not self._started:
+            if self._parts:  # the start of a byte order mark
+                chunk = self._parts.pop() + chunk
+            if len(chunk) < len(_BOM) and _BOM.startswith(chunk):
+                if chunk:
+                    self._parts.append(chunk)
                 return []
             self._started = True
-            buffer = buffer.removeprefix(_BOM)
+            chunk = chunk.removeprefix(_BOM)
         events: list[RawSSEEvent] = []
-        start = 0
+        start, size = 0, len(chunk)
+        # Each searched once per read: a search from every line start would rescan the rest.
+        lf, cr = chunk.find(b"\n"), chunk.find(b"\r")
         while True:
-            cut = _line_end(buffer, start)
-            if cut is None:
-                break
-            end, skip = cut
-            event = self._line(buffer[start:end])
+            if 0 <= lf < start:
+                lf = chunk.find(b"\n", start)
+            if 0 <= cr < start:
+                cr = chunk.find(b"\r", start)
+            if cr == -1 or 0 <= lf < cr:
+                if lf == -1:
+                    break
+                end, after = lf, lf + 1
+            elif cr + 1 < size:
+                end, after = cr, cr + 2 if chunk[cr + 1] == 0x0A else cr + 1
+            else:
+                end, after, self._cr = cr, size, True
+            line = chunk[start:end]
+            if self._parts:
+                self._parts.append(line)
+                line = b"".join(self._parts)
+                self._parts = []
+            event = self._line(line)
             if event is not None:
                 events.append(event)
-            start = end + skip
-        self._buffer = buffer[start:]
+            start = after
+        if start < size:
+            self._parts.append(chunk[start:] if start else chunk)
         return events
 
     def flush(self) -> list[RawSSEEvent]:
         """End of stream: dispatch data whose lines all ended; drop a line cut in the middle."""
-        buffer, self._buffer = self._buffer, b""
-        events: list[RawSSEEvent | None] = []
-        # What is left holds no line end, except perhaps a final CR that ended the last line.
-        if buffer.endswith(b"\r"):
-            events.append(self._line(buffer[:-1]))
-            buffer = b""
-        # Anything else left is a line cut mid-way: it is dropped, never passed on half-read.
-        self.truncated = bool(buffer) and buffer != _BOM
-        if self._data:
-            events.append(self._line(b""))
-        return [event for event in events if event is not None]
+        rest = b"".join(self._parts)
+        self._parts, self._cr = [], False
+        # What is left is a line cut mid-way: it is dropped, never passed on half-read.
+        self.truncated = bool(rest) and rest != _BOM
+        event = self._line(b"") if self._data else None
+        return [] if event is None else [event]
 
     def _line(self, line: bytes) -> RawSSEEvent | None:
         if not line:
@@ -149,18 +171,6 @@ def _text(event: RawSSEEvent) -> SSEEvent:
         event.event.decode("utf-8", "replace") or "message",
         None if event.id is None else event.id.decode("utf-8", "replace"),
     )
-
-
-def _line_end(buffer: bytes, start: int) -> tuple[int, int] | None:
-    """Position and length of the first line terminator after `start`, or None."""
-    lf, cr = buffer.find(b"\n", start), buffer.find(b"\r", start)
-    if cr == -1:
-        return None if lf == -1 else (lf, 1)
-    if lf != -1 and lf < cr:
-        return lf, 1
-    if cr + 1 == len(buffer):
-        return None  # a CR at the end may be the first half of CRLF
-    return cr, 2 if buffer[cr + 1] == 0x0A else 1
 
 
 def iter_sse(chunks: Iterable[bytes]) -> Iterator[SSEEvent]:

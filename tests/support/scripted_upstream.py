@@ -9,6 +9,11 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from app.backends.http import UpstreamHTTP
 
 CHUNKED = (
     b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -18,6 +23,11 @@ CHUNKED = (
 def chunk(data: bytes) -> bytes:
     """`data` as one HTTP/1.1 chunk."""
     return b"%X\r\n%s\r\n" % (len(data), data)
+
+
+def ok(text: bytes) -> bytes:
+    """A complete 200 answer whose body is `text`."""
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(text), text)
 
 
 class Scripted:
@@ -77,3 +87,23 @@ def _read_request(conn: socket.socket) -> bool:
     while len(body) < length:
         body += conn.recv(65536)
     return True
+
+
+@pytest.fixture
+def scripted_http() -> Iterator[Callable[..., tuple[Scripted, UpstreamHTTP]]]:
+    """Start a Scripted server (one script per connection) and an UpstreamHTTP `up` for it,
+    with a 5 s read timeout unless `read_timeout` says otherwise."""
+    opened: list[Scripted | UpstreamHTTP] = []
+
+    def start(
+        *scripts: list[tuple[bytes | None, float]], read_timeout: float = 5
+    ) -> tuple[Scripted, UpstreamHTTP]:
+        server = Scripted(list(scripts))
+        base = f"http://127.0.0.1:{server.port}"
+        http = UpstreamHTTP("up", base, {"read_timeout": read_timeout})
+        opened.extend((server, http))
+        return server, http
+
+    yield start
+    for item in opened:
+        item.close()

@@ -76,7 +76,7 @@ def test_each_event_leaves_as_soon_as_its_read_completes():
     events = relay("up", upstream_reads(), ModelRewriter("gw"), UpstreamError)
     assert next(events) == b'data: {"model":"gw","n":1}\n\n'
     assert len(reads) == 2  # nothing was read ahead
-    assert next(events) == b'data: {"n":2}\n\n' + DONE
+    assert next(events) == b'data: {"n":2,"model":"gw"}\n\n' + DONE
 
 
 def test_several_events_of_one_read_leave_together():
@@ -136,7 +136,7 @@ def test_finish_gets_what_is_left_after_done_instead_of_the_drain():
             b'{"choices":[{"delta":{"content":"\\"model\\":\\"x\\""}}],"model":"m"}',
             b'{"choices":[{"delta":{"content":"\\"model\\":\\"x\\""}}],"model":"gw"}',
         ),
-        (b'{"choices":[]}', b'{"choices":[]}'),
+        (b'{"choices":[]}', b'{"choices":[],"model":"gw"}'),
         (b"[DONE]", b"[DONE]"),
     ],
 )

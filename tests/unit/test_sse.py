@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from app.backends.sse import RawSSEDecoder, RawSSEEvent, SSEDecoder, SSEEvent, iter_sse
@@ -79,7 +81,7 @@ def test_flush_dispatches_finished_lines_and_drops_a_cut_line():
 def test_flush_of_a_clean_end_is_not_truncated():
     decoder = RawSSEDecoder()
     assert decoder.feed(b"data: a\n\ndata: b\r") == [RawSSEEvent(b"a")]
-    assert decoder.pending is False
+    assert decoder.pending  # the CR ended the line `data: b`; no blank line yet
     assert decoder.flush() == [RawSSEEvent(b"b")]
     assert not decoder.truncated
 
@@ -118,3 +120,35 @@ def test_reads_that_are_not_one_plain_event_take_the_full_parser(read):
     fast, slow = RawSSEDecoder(), RawSSEDecoder()
     fast.feed(b"data: warm\n\n")
     assert fast.feed(read) == [e for part in (read[:1], read[1:]) for e in slow.feed(part)]
+
+
+def test_a_lone_cr_ends_the_event_in_the_read_that_brings_it():
+    decoder = RawSSEDecoder()
+    assert decoder.feed(b"data: a\r\r") == [RawSSEEvent(b"a")]
+    assert decoder.feed(b"data: b\r") == []
+    assert decoder.feed(b"\r") == [RawSSEEvent(b"b")]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 8])
+def test_an_lf_after_a_read_ending_in_cr_completes_that_crlf(size):
+    body = b"data: a\r\n\r\ndata: b\r\rdata: c\r\n\r\n"
+    events = decode_in_pieces(body, size)
+    assert events == [SSEEvent("a"), SSEEvent("b"), SSEEvent("c")]
+
+
+def test_a_blank_line_after_a_cr_ended_read_still_ends_the_event():
+    decoder = RawSSEDecoder()
+    assert decoder.feed(b"data: a\r") == []
+    assert decoder.feed(b"\n") == []  # the LF of `data: a\r\n`, not a blank line
+    assert decoder.feed(b"\n") == [RawSSEEvent(b"a")]
+
+
+def test_one_large_event_costs_time_linear_in_its_size():
+    # 16 MiB in 16 KiB reads: about 0.02 s when each byte is handled once, seconds when every
+    # read copies and rescans the pending line.
+    event = b"data: " + b"x" * (16 << 20) + b"\n\n"
+    decoder = RawSSEDecoder()
+    start = time.perf_counter()
+    events = [e for i in range(0, len(event), 16384) for e in decoder.feed(event[i : i + 16384])]
+    assert time.perf_counter() - start < 1.0
+    assert [len(e.data) for e in events] == [16 << 20]

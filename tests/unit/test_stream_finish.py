@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -34,18 +34,9 @@ PROMPT = 5.0
 
 
 @pytest.fixture
-def scripted() -> Iterator:
-    opened: list[Scripted | UpstreamHTTP] = []
-
-    def start(*scripts: list[tuple[bytes | None, float]]) -> tuple[Scripted, UpstreamHTTP]:
-        server = Scripted(list(scripts))
-        http = UpstreamHTTP("up", f"http://127.0.0.1:{server.port}", {"read_timeout": 30})
-        opened.extend((server, http))
-        return server, http
-
-    yield start
-    for item in opened:
-        item.close()
+def scripted(scripted_http) -> Callable[..., tuple[Scripted, UpstreamHTTP]]:
+    """The scripted upstream with a 30 s read timeout (see the module docstring)."""
+    return functools.partial(scripted_http, read_timeout=30)
 
 
 def relayed(http: UpstreamHTTP) -> tuple[bytes, float]:

@@ -109,8 +109,7 @@ class OpenAIBackend(Backend):
         secrets = (self.key, call.client_token)
         if not 200 <= response.status_code < 300:
             raise self._failure(response, secrets)
-        content_type = response.headers.get("Content-Type", "")
-        if streaming and not content_type.startswith("application/json"):
+        if streaming and not self._is_json(response):
             return self._stream(operation, call, response, secrets)
         try:
             content = self.http.read_body(response)
@@ -124,6 +123,17 @@ class OpenAIBackend(Backend):
             )
         answer["model"] = call.model
         return _exact(answer, content, call.model)
+
+    def _is_json(self, response: requests.Response) -> bool:
+        """True when the answer to a stream request is one JSON body (an error, or an upstream
+        that ignored `stream`) rather than events: its media type says so, or it names no
+        event stream and its body starts with `{` (an SSE body starts with a field name)."""
+        media = response.headers.get("Content-Type", "").partition(";")[0].strip().lower()
+        if media == "text/event-stream":
+            return False
+        if media == "application/json" or media.endswith("+json"):
+            return True
+        return self.http.peek(response).lstrip()[:1] == b"{"
 
     def _failure(self, response: requests.Response, secrets: tuple[str | None, ...]) -> APIError:
         try:
@@ -168,7 +178,14 @@ class OpenAIBackend(Backend):
         counter = None
         if call.wants_usage:
             counter = UsageCounter(operation, call.body, call.route.upstream_model)
-        events = relay(
+        stream = Stream(iter(()), close=response.close, append_done=False)
+
+        def record(usage: dict[str, Any]) -> None:
+            # The events are raw bytes: the gateway reads the usage (rate limits, logs,
+            # metrics) from here when the stream ends.
+            stream.usage = usage
+
+        stream.events = relay(
             self.name,
             self.http.iter_bytes(response),
             ModelRewriter(call.model),
@@ -176,8 +193,9 @@ class OpenAIBackend(Backend):
             counter,
             self.http.deadline(response),
             functools.partial(self.http.finish, response),
+            record,
         )
-        return Stream(events, close=response.close, append_done=False)
+        return stream
 
     def _fetch_models(self) -> list[dict[str, Any]]:
         timeout = (self.http.timeout[0], min(self.http.timeout[1], _LIST_READ_TIMEOUT))

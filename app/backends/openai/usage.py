@@ -1,0 +1,161 @@
+"""Usage in relayed `openai` streams: reported, split off content chunks, or counted."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from app.backends import shaping
+from app.tokens import count_messages, count_text
+
+# Some upstreams send `"usage": null` in every chunk: told apart without parsing the event.
+_NO_USAGE = re.compile(rb'"usage"\s*:\s*null\s*[,}]')
+# What the gateway's usage chunk copies from the stream's chunks, besides `model`.
+_CHUNK_KEYS = ("id", "object", "created", "service_tier", "system_fingerprint")
+
+
+class UsageCounter:
+    """The final usage chunk of a stream whose client asked for usage (`include_usage`).
+
+    The upstream's own usage chunk is relayed as it is. Usage the upstream put on a chunk with
+    choices moves to a chunk of its own. When the upstream sends none, prompt tokens are
+    counted from the request, completion tokens from the streamed text (content, refusal,
+    tool-call names and arguments, or legacy `text`).
+    """
+
+    def __init__(self, operation: str, body: dict[str, Any], upstream_model: str) -> None:
+        self.operation = operation
+        self.body = body
+        self.upstream_model = upstream_model
+        self.upstream_sent = False
+        # The upstream's usage when it came on a chunk with choices: sent in a chunk of its own.
+        self.split: dict[str, Any] | None = None
+        # Except when the client asked vLLM for usage on every chunk, where it belongs.
+        options = body.get("stream_options")
+        self.splits = not (isinstance(options, dict) and options.get("continuous_usage_stats"))
+        self.parts: list[str] = []
+        # id, created, object and fingerprint as the stream's chunks carry them.
+        self.first: dict[str, Any] = {}
+
+    def add(self, data: bytes, on_usage: Callable[[dict[str, Any]], None] | None = None) -> bytes:
+        """Take note of one relayed event and return it as it is to be relayed.
+
+        `on_usage` gets the upstream's usage. Usage on a chunk that still has choices is set to
+        null there, and `usage_chunk` sends it in the final `choices: []` chunk the spec
+        describes.
+        """
+        if self.upstream_sent and data.find(b'"usage"') < 0:
+            return data
+        event = json_object(data)
+        if event is None:
+            return data
+        for key in _CHUNK_KEYS:
+            if key in event:
+                self.first.setdefault(key, event[key])
+        usage = event.get("usage")
+        if usage:
+            self.upstream_sent = True
+            if not isinstance(usage, dict):
+                return data
+            if on_usage is not None:
+                on_usage(usage)
+            if not event.get("choices") or not self.splits:
+                self.split = None  # the upstream's own usage chunk, last so far
+                return data
+            self.split = usage
+            event["usage"] = None
+            return compact(event)
+        if not self.upstream_sent:
+            for choice in event.get("choices") or ():
+                self.parts.extend(_choice_texts(choice))
+        return data
+
+    def usage_chunk(self, model: str) -> dict[str, Any] | None:
+        """The final usage chunk for `model`: the usage split off a chunk with choices, the
+        gateway's count when the upstream sent none, or None when the upstream sent its own."""
+        if not self.upstream_sent:
+            prompt = _prompt_tokens(self.operation, self.body, self.upstream_model)
+            usage = shaping.usage(prompt, count_text("".join(self.parts), self.upstream_model))
+        elif self.split is not None:
+            usage = self.split
+        else:
+            return None
+        first = self.first
+        # Same id, time, object (`text_completion` for legacy ones) and fingerprint as the
+        # chunks before it.
+        chunk: dict[str, Any] = {
+            "id": first.get("id") or shaping.new_id("chatcmpl-"),
+            "object": first.get("object", "chat.completion.chunk"),
+            "created": first.get("created", int(time.time())),
+            "model": model,
+        }
+        for key in ("service_tier", "system_fingerprint"):
+            if key in first:
+                chunk[key] = first[key]
+        chunk["choices"] = []
+        chunk["usage"] = usage
+        return chunk
+
+
+def _choice_texts(choice: Any) -> Iterator[str]:
+    if not isinstance(choice, dict):
+        return
+    if isinstance(choice.get("text"), str):
+        yield choice["text"]
+    delta = choice.get("delta")
+    if not isinstance(delta, dict):
+        return
+    for key in ("content", "refusal"):
+        if isinstance(delta.get(key), str):
+            yield delta[key]
+    for call in delta.get("tool_calls") or ():
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict):
+            yield from (str(function[k]) for k in ("name", "arguments") if function.get(k))
+
+
+def _prompt_tokens(operation: str, body: dict[str, Any], model: str) -> int:
+    if operation == "chat":
+        return count_messages(body.get("messages") or [], model)
+    prompt = body.get("prompt")
+    total = 0
+    for item in prompt if isinstance(prompt, list) else [prompt]:
+        if isinstance(item, str):
+            total += count_text(item, model)
+        elif isinstance(item, int):
+            total += 1  # one token id of a tokenised prompt
+        elif isinstance(item, list):
+            total += len(item)  # one tokenised prompt of a batch
+    return total
+
+
+def report_usage(data: bytes, at: int, on_usage: Callable[[dict[str, Any]], None]) -> None:
+    """Pass the top-level `usage` of an event with `"usage"` at `at` to `on_usage`, if it has
+    one. A single `"usage": null` is no usage, and costs no parse."""
+    if _NO_USAGE.match(data, at) and data.find(b'"usage"', at + 7) < 0:
+        return
+    event = json_object(data)
+    usage = event.get("usage") if event is not None else None
+    if isinstance(usage, dict) and usage:
+        on_usage(usage)
+
+
+def json_object(data: bytes) -> dict[str, Any] | None:
+    """The JSON object `data` holds, or None when it holds something else or no JSON."""
+    try:
+        event = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    return event if isinstance(event, dict) else None
+
+
+def compact(event: dict[str, Any]) -> bytes:
+    """An event re-encoded compactly, its text kept as UTF-8."""
+    try:
+        return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:
+        # A lone surrogate (`"\ud800"` in the upstream's JSON) has no UTF-8: escape it again.
+        return json.dumps(event, separators=(",", ":")).encode()

@@ -1,0 +1,91 @@
+"""A stream request answered with one JSON body instead of events: told apart by any spelling
+of its media type or, without one, by its first byte (a scripted upstream on real sockets)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.openai_checks import check_error
+from tests.support.openai_upstream import chat_body, make_app, sse_payloads
+from tests.support.scripted_upstream import Scripted, chunk
+
+QUOTA = {"error": {"message": "You exceeded your current quota.", "type": "insufficient_quota"}}
+COMPLETION = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "real-model",
+    "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}
+    ],
+}
+EVENTS = b'data: {"model":"real-model","choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'
+
+
+def answer(body: bytes, content_type: str | None, chunked: bool = False) -> bytes:
+    """A 200 with `body`, its Content-Type (none when None) and its framing."""
+    head = b"HTTP/1.1 200 OK\r\n"
+    if content_type is not None:
+        head += b"Content-Type: %s\r\n" % content_type.encode()
+    if chunked:
+        return head + b"Transfer-Encoding: chunked\r\n\r\n" + chunk(body) + b"0\r\n\r\n"
+    return head + b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+@pytest.fixture
+def stream_answer(monkeypatch) -> Iterator:
+    servers: list[Scripted] = []
+
+    def post(*steps: tuple[bytes, float]):
+        server = Scripted([list(steps)])
+        servers.append(server)
+        backend = {"base_url": f"http://127.0.0.1:{server.port}/v1", "read_timeout": 5}
+        client = make_app(monkeypatch, backend=backend).test_client()
+        return client.post("/v1/chat/completions", json=chat_body(stream=True))
+
+    yield post
+    for server in servers:
+        server.close()
+
+
+@pytest.mark.parametrize(
+    ("content_type", "chunked"),
+    [
+        (None, False),
+        ("text/plain", False),
+        ("text/plain; charset=utf-8", True),
+        ("Application/JSON; charset=utf-8", False),
+        ("application/problem+json", True),
+    ],
+)
+def test_an_error_body_keeps_the_upstreams_message(stream_answer, content_type, chunked):
+    body = b"\n " + json.dumps(QUOTA).encode()
+    response = stream_answer((answer(body, content_type, chunked), 0))
+    error = check_error(response.get_json(), response.status_code)
+    assert error.message == "You exceeded your current quota."
+    assert error.code != "upstream_stream_incomplete"
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "APPLICATION/JSON"])
+def test_a_complete_answer_to_a_stream_request_is_a_bad_response(stream_answer, content_type):
+    response = stream_answer((answer(json.dumps(COMPLETION).encode(), content_type), 0))
+    error = check_error(response.get_json(), 502)
+    assert error.code == "upstream_bad_response"
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "Text/Event-Stream"])
+def test_events_without_the_event_stream_type_are_still_relayed(stream_answer, content_type):
+    body = answer(EVENTS + b"data: [DONE]\n\n", content_type, chunked=True)
+    # The first event comes after a pause: the body is waited for, not misread as empty.
+    response = stream_answer((body[:-40], 0), (body[-40:], 0.1))
+    assert response.status_code == 200
+    assert sse_payloads(response.get_data())[-1] == "[DONE]"
+
+
+def test_an_empty_body_without_a_type_is_a_stream_cut_short(stream_answer):
+    response = stream_answer((answer(b"", None), 0))
+    assert response.status_code == 502
+    assert response.get_json()["error"]["code"] == "upstream_stream_incomplete"
