@@ -21,10 +21,9 @@ _UNREADABLE = (
 _MAX_SHOWN_ENCODING = 40
 
 
-def _refuse_encoded_body() -> None:
+def _refuse_encoded_body(value: str) -> None:
     # Decoding a compressed body would let a small request grow past the body limit, and
     # passing it on unread would hand the JSON parser bytes it cannot read.
-    value = request.headers.get("Content-Encoding", "")
     codings = [coding.strip().lower() for coding in value.split(",") if coding.strip()]
     if any(coding != "identity" for coding in codings):
         shown = redaction.shown(value.strip(), _MAX_SHOWN_ENCODING)
@@ -56,11 +55,14 @@ def _read_unsized_body(limit: int | None) -> None:
 def _read_body() -> None:
     if request.method not in ("POST", "PUT", "PATCH"):
         return
-    _refuse_encoded_body()
+    environ = request.environ
+    encoding = environ.get("HTTP_CONTENT_ENCODING")
+    if encoding:
+        _refuse_encoded_body(encoding)
     try:
         # Only a server that ends the stream itself (wsgi.input_terminated) can be read without
         # a Content-Length; werkzeug gives the others' bodies as empty.
-        if request.content_length is None and "wsgi.input_terminated" in request.environ:
+        if not environ.get("CONTENT_LENGTH") and "wsgi.input_terminated" in environ:
             _read_unsized_body(request.max_content_length)
         # Cached by Flask: views and hooks that read the body later get these bytes.
         request.get_data()

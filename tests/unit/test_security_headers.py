@@ -71,6 +71,18 @@ def test_default_cors_is_a_wildcard_without_credentials(origin, preflight):
     assert "access-control-allow-credentials" not in headers
 
 
+@pytest.mark.parametrize("origins", [["*"], ["https://app.example"]])
+def test_a_request_without_origin_gets_no_cors_headers(origins):
+    # SDKs, curl and servers send no Origin: CORS does not apply to them.
+    client = make_client(CORS_ORIGINS=origins)
+    for response in (
+        client.get("/v1/models"),
+        client.post("/v1/chat/completions", json={"model": "mock", "messages": HI}),
+    ):
+        assert response.status_code == 200
+        assert not [k for k in response.headers.keys() if k.lower().startswith("access-control-")]
+
+
 @pytest.mark.parametrize("preflight", [False, True])
 def test_configured_origins_are_the_only_ones_allowed(preflight):
     client = make_client(CORS_ORIGINS=["https://app.example"])
