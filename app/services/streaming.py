@@ -99,8 +99,6 @@ class EventStream:
                 if exchange is not None and exchange.first_byte is None:
                     exchange.first_byte = time.perf_counter()
             self.finished = True
-            if exchange is not None and self.stream.usage:
-                exchange.record_usage(self.stream.usage)
             if self.stream.append_done:
                 yield DONE
         except APIError as exc:
@@ -120,6 +118,10 @@ class EventStream:
             )
             yield encode_event(APIError(message).to_dict())
         finally:
+            # Usage the backend reported counts even when the stream then failed or the
+            # client left: those tokens were spent (and the token limit must see them).
+            if exchange is not None and self.stream.usage:
+                exchange.record_usage(self.stream.usage)
             self._release()
 
     def _release(self) -> None:

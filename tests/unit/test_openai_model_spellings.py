@@ -106,6 +106,13 @@ def test_the_usual_answer_keeps_the_upstream_bytes(client, upstream):
     assert body == answer.replace('"model": "up-1"', '"model":"gw"').encode()
 
 
+def test_a_byte_order_mark_before_the_answer_is_dropped(client, upstream):
+    answer = ANSWER % '"model":"up-1",'
+    upstream.post(CHAT_URL, body=b"\xef\xbb\xbf" + answer.encode(), content_type="application/json")
+    body = client.post("/v1/chat/completions", json=chat_body()).get_data()
+    assert body == answer.replace('"model":"up-1"', '"model":"gw"').encode()
+
+
 def test_embeddings_with_model_after_data_are_encoded_anew(client, upstream):
     answer = {
         "object": "list",

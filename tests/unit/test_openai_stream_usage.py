@@ -101,6 +101,18 @@ def test_a_streamed_usage_is_charged_to_the_token_limit(gateway, upstream, inclu
     assert (record.prompt_tokens, record.completion_tokens) == (3, 5000)
 
 
+def test_a_usage_reported_before_the_stream_fails_is_still_recorded(gateway, upstream):
+    error = {"error": {"message": "overloaded", "type": "server_error", "code": None}}
+    body = sse_body([*stream_chunks("a"), usage_chunk(), error], done=False)
+    upstream.post(CHAT_URL, body=body, content_type="text/event-stream")
+    response, relayed = gateway(stream=True, stream_options={"include_usage": True})
+    assert sse_payloads(relayed)[-1]["error"]["message"] == "overloaded"
+    record = gateway.exchanges[0]
+    assert record.stream_error == "server_error"
+    assert (record.prompt_tokens, record.completion_tokens) == (3, 5000)
+    assert gateway(stream=True)[0].status_code == 429
+
+
 def test_the_gateway_counted_usage_is_recorded(gateway, upstream):
     upstream.post(
         CHAT_URL, body=sse_body(stream_chunks("one two")), content_type="text/event-stream"

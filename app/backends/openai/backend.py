@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import functools
 import json
 import logging
@@ -211,6 +212,10 @@ class OpenAIBackend(Backend):
 def _exact(answer: dict[str, Any], content: bytes, model: str) -> dict[str, Any]:
     """`answer` to be sent as the upstream's own bytes with `model` spliced in, when they can
     be: valid UTF-8 whose first `model` key is the top-level one (else it is encoded anew)."""
+    if content.startswith(codecs.BOM_UTF8):
+        # JSON sent on must not start with a byte order mark (RFC 8259 8.1); strict parsers
+        # refuse one.
+        content = content[len(codecs.BOM_UTF8) :]
     if not content.isascii():
         try:
             content.decode()
