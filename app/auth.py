@@ -1,6 +1,6 @@
-"""Client API keys: `Authorization: Bearer <key>` (or Basic with the key as password) checked in
-constant time, then what it may do.
+"""Client API keys: who is calling, checked in constant time, and what the key may do.
 
+The key comes as `Authorization: Bearer <key>` (or Basic with the key as password).
 Keys come from GATEWAY_API_KEYS (plain, named key-1, key-2, ...) and the optional keys file
 (app.keys). A key from the file may be limited to some models and to a rate (app.ratelimit);
 both are checked here, before the request reaches any backend.

@@ -22,8 +22,7 @@ EXPOSED_HEADERS = (
 
 
 def init_app(app: Flask) -> None:
-    """Answer preflights and add CORS headers to every response, by CORS_ORIGINS and
-    CORS_MAX_AGE."""
+    """Answer preflights and add CORS headers by CORS_ORIGINS and CORS_MAX_AGE."""
     # The default "*" is sent as "*", never as the caller's Origin, and never with credentials.
     # A request without Origin is no CORS request (SDKs, curl, servers): it gets no CORS
     # headers, which saves every such request the work of adding them.

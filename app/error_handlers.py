@@ -23,7 +23,7 @@ _HTTP_TYPES = {
     415: ("invalid_request_error", "unsupported_media_type"),
     429: ("requests", "rate_limit_exceeded"),
 }
-# The client-chosen path echoed in a 404 is scrubbed of known secrets and cut to this length.
+# The client-chosen path echoed in a 404 or 405 is scrubbed of known secrets and cut to this length.
 _MAX_PATH = 200
 
 
@@ -46,7 +46,10 @@ def _from_http_exception(exc: HTTPException) -> APIError:
     if status == 404:
         message = f"Invalid URL ({request.method} {redaction.shown(request.path, _MAX_PATH)})"
     elif status == 405:
-        message = f"Method {request.method} is not allowed for {request.path}."
+        message = (
+            f"Method {request.method} is not allowed for "
+            f"{redaction.shown(request.path, _MAX_PATH)}."
+        )
     elif status == 413:
         limit = current_app.config.get("MAX_CONTENT_LENGTH")
         accepted = f"the {limit} bytes" if limit else "what"

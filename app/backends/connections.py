@@ -19,6 +19,7 @@ import contextvars
 import http.client
 import logging
 import select
+import time
 from typing import Any
 
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -32,6 +33,10 @@ log = logging.getLogger(__name__)
 RESPONSE_BUFFER = 2048
 # Interim answers skipped before the final one; past this the upstream is not speaking HTTP.
 MAX_INTERIM = 32
+# A reused connection that ends without an answer within this many seconds of the request
+# was closed as idle as the request crossed it; later, the upstream may have been working on
+# the request (then died), and sending it again could run it twice.
+STALE_WINDOW = 1.0
 # Set while a request is sent again after a stale connection: pooled connections are not used.
 _FRESH: contextvars.ContextVar[bool] = contextvars.ContextVar("fresh_connection", default=False)
 
@@ -41,11 +46,12 @@ class NoAnswerError(http.client.RemoteDisconnected):
 
 
 class StaleConnectionError(NoAnswerError):
-    """`NoAnswerError` on a kept-alive connection that had already served an answer.
+    """`NoAnswerError` on a kept-alive connection that had already served an answer, within
+    `STALE_WINDOW` of the request.
 
     The upstream closed it as idle just as it was reused (servers close idle connections after
     a few seconds; the close can cross the request on the wire). Nothing of an answer came, so
-    the request is sent once more, on a new connection, as browsers and HTTP clients do.
+    the request is sent once more, on a new connection, as browsers do.
     """
 
 
@@ -118,6 +124,8 @@ class _Lean:
     _held: bytes | None = None
     # True once the open socket has carried an answer: a failure on it may be a stale one.
     _answered = False
+    # time.monotonic() when the current request started to go out.
+    _sent_at = 0.0
 
     def connect(self) -> None:
         """urllib3's connect; the new socket has served nothing yet."""
@@ -130,7 +138,8 @@ class _Lean:
         try:
             response = super().getresponse()  # type: ignore[misc]
         except NoAnswerError as exc:
-            if reused and not isinstance(exc, StaleConnectionError):
+            prompt = time.monotonic() - self._sent_at <= STALE_WINDOW
+            if reused and prompt and not isinstance(exc, StaleConnectionError):
                 raise StaleConnectionError(*exc.args) from exc
             raise
         self._answered = True
@@ -142,6 +151,7 @@ class _Lean:
             # Connecting (a proxy tunnel's own exchange included) happens before any holding.
             self.connect()  # type: ignore[attr-defined]
         self._held = b"" if isinstance(body, bytes) and body else None
+        self._sent_at = time.monotonic()
         try:
             super().request(method, url, body, *args, **kwargs)  # type: ignore[misc]
             if self._held:
@@ -205,7 +215,7 @@ class _Resending:
             # Only a body that can be sent again: bytes, text or nothing.
             if not stale or not (body is None or isinstance(body, bytes | str)):
                 raise
-        log.debug("%s closed a reused connection unanswered; sending again", self.host)
+        log.info("%s closed a reused connection unanswered; sending again", self.host)
         token = _FRESH.set(True)
         try:
             return super().urlopen(method, url, body, *args, **kwargs)  # type: ignore[misc]

@@ -150,8 +150,8 @@ class UpstreamHTTP:
             response.close()
 
     def peek(self, response: requests.Response) -> bytes:
-        """The first bytes of a streamed body, left in place for the reads that follow (it
-        waits for them); empty for an empty body, or one whose content coding hides them."""
+        """The first bytes of a streamed body, left for the reads that follow (waited for)."""
+        # Empty for an empty body, or one whose content coding hides them.
         raw = response.raw
         wire = getattr(raw, "_fp", None)
         # A body of declared length 0 would be waited on until the read timeout.

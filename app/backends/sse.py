@@ -115,7 +115,7 @@ class RawSSEDecoder:
         rest = b"".join(self._parts)
         self._parts, self._cr = [], False
         # What is left is a line cut mid-way: it is dropped, never passed on half-read.
-        self.truncated = bool(rest) and rest != _BOM
+        self.truncated = bool(rest)
         event = self._line(b"") if self._data else None
         return [] if event is None else [event]
 

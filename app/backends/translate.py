@@ -98,9 +98,9 @@ def function_tools(body: dict[str, Any]) -> list[dict[str, Any]]:
 def counted_chat_usage(
     call: Call, completion_text: str, tool_calls: Iterable[dict[str, Any]] = ()
 ) -> shaping.CountedUsage:
-    """The usage of a chat answer whose provider reported none, counted by the gateway as the
-    mock counts its own: `call`'s messages and declared functions, then the answer's text and
-    each tool call's name and arguments."""
+    """The usage of a chat answer whose provider reported none, counted by the gateway:
+    `call`'s messages and declared functions, then the answer's text and each tool call's
+    name and arguments."""
     model = call.route.upstream_model
     prompt = count_messages(call.body["messages"], model)
     prompt += count_functions(function_tools(call.body), model)

@@ -217,11 +217,16 @@ def raw_exchange(proxy, data: bytes) -> requests.Response:
     return response
 
 
-def check_nginx_error(response: requests.Response, status: int, code: str | None = None):
-    """nginx's own answer: OpenAI's envelope, readable cross-origin, with a clean request id."""
+def check_nginx_error(
+    response: requests.Response, status: int, code: str | None = None, origin: str | None = "*"
+):
+    """nginx's own answer: OpenAI's envelope, readable cross-origin, with a clean request id.
+
+    `origin` is the Access-Control-Allow-Origin expected: None for a request without Origin.
+    """
     assert response.status_code == status, response.content[:300]
     assert response.headers["Content-Type"] == "application/json"
-    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert response.headers.get("Access-Control-Allow-Origin") == origin
     assert response.headers["Access-Control-Expose-Headers"] == "X-Request-ID"
     assert WELL_FORMED_ID.fullmatch(response.headers["X-Request-ID"])
     error = checks.check_error(response.json(), status)
@@ -244,7 +249,8 @@ def test_oversized_headers_get_a_json_431_from_nginx(pair):
 def test_an_oversized_url_gets_a_json_414_from_nginx(pair):
     _, proxy = pair
     response = requests.get(f"{proxy.url}/v1/models/{'a' * 9000}", headers=ORIGIN, timeout=30)
-    assert "URL is too long" in check_nginx_error(response, 414).message
+    # nginx refuses the request line before it reads any header: it never sees the Origin.
+    assert "URL is too long" in check_nginx_error(response, 414, origin=None).message
 
 
 @pytest.mark.parametrize(
@@ -265,7 +271,20 @@ def test_an_oversized_url_gets_a_json_414_from_nginx(pair):
 )
 def test_requests_nginx_refuses_get_json_errors(pair, request_bytes, status, code):
     _, proxy = pair
-    check_nginx_error(raw_exchange(proxy, request_bytes), status, code)
+    # Sent without Origin: no CORS request, so no Access-Control-Allow-Origin.
+    check_nginx_error(raw_exchange(proxy, request_bytes), status, code, origin=None)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
+def test_nginxs_404_names_the_method_and_allows_an_origin_only_when_sent(pair, method):
+    _, proxy = pair
+    url = f"{proxy.url}/_nginx_error"
+    plain = requests.request(method, url, timeout=30)
+    error = check_nginx_error(plain, 404, origin=None)
+    # As the gateway's own 404 words it, with the client's method (not error_page's GET).
+    assert error.message == f"Invalid URL ({method} /_nginx_error)"
+    cross_origin = requests.request(method, url, headers=ORIGIN, timeout=30)
+    assert check_nginx_error(cross_origin, 404).message == error.message
 
 
 def test_nginxs_413_is_readable_cross_origin_and_never_echoes_a_raw_request_id(pair):

@@ -1,5 +1,8 @@
-"""Request edges through a real gunicorn gateway: routed model ids no header can carry as
-they are, chunked bodies over the limit, Content-Encoding, deep nesting and doubled slashes."""
+"""Request edges through a real gunicorn gateway.
+
+Routed model ids no header can carry as they are, chunked bodies over the limit,
+Content-Encoding, deep nesting and doubled slashes.
+"""
 
 from __future__ import annotations
 

@@ -90,6 +90,8 @@ def config(config, monkeypatch):
         (500, "api_error", "Internal server error", 502, "server_error", None),
         (504, "timeout_error", "Request timed out", 504, "timeout", "upstream_timeout"),
         (529, "overloaded_error", "Overloaded", 503, "server_error", None),
+        # 529 is the overload status whatever type its body names.
+        (529, "overloaded", "Overloaded", 503, "server_error", None),
     ],
 )
 def test_error_types(client, status, kind, message, expected_status, expected_type, code):

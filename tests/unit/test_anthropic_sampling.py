@@ -7,7 +7,7 @@ import json
 import pytest
 import responses
 
-from app.backends.anthropic.stops import StopScanner, cut_message, local_stops
+from app.backends.anthropic.stops import StopScanner, cut_message, split_stops
 from tests.fakes import anthropic_wire as wire
 from tests.fakes.anthropic_wire import gateway_models
 from tests.support.openai_checks import check_chat_completion
@@ -69,10 +69,10 @@ def test_whitespace_stop_sequences_are_not_sent(client, stop, upstream):
     assert sent.get("stop_sequences") == upstream
 
 
-def test_local_stops_are_the_whitespace_only_ones():
-    assert local_stops({"stop": ["\n", "", "END", " \t"]}) == ["\n", " \t"]
-    assert local_stops({"stop": "END"}) == []
-    assert local_stops({}) == []
+def test_split_stops_keeps_the_whitespace_only_ones_local():
+    assert split_stops({"stop": ["\n", "", "END", " \t"]}) == (["END"], ["\n", " \t"])
+    assert split_stops({"stop": "END"}) == (["END"], [])
+    assert split_stops({}) == ([], [])
 
 
 def test_the_answer_is_cut_at_the_earliest_whitespace_stop(client):
@@ -122,6 +122,22 @@ def test_a_tool_call_between_texts_breaks_a_match():
     cut = cut_message(message, ["\n"])
     assert cut["content"] == [{"type": "text", "text": "a"}]
     assert (cut["stop_reason"], cut["stop_sequence"]) == ("stop_sequence", "\n")
+
+
+def test_a_stop_after_a_tool_call_keeps_the_call_and_finishes_with_tool_calls(client):
+    call = {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"q": 1}}
+    tools = [{"type": "function", "function": {"name": "f"}}]
+    reply = wire.message([call, {"type": "text", "text": "Done\nmore"}], "tool_use")
+    _, answer, _ = exchange(client, reply, stop="\n", tools=tools)
+    choice = answer["choices"][0]
+    assert choice["message"]["content"] == "Done"
+    assert choice["message"]["tool_calls"][0]["id"] == "toolu_1"
+    assert json.loads(choice["message"]["tool_calls"][0]["function"]["arguments"]) == {"q": 1}
+    # The client still has to run the call it was given.
+    assert choice["finish_reason"] == "tool_calls"
+    cut = cut_message(reply, ["\n"])
+    assert cut["content"] == [call, {"type": "text", "text": "Done"}]
+    assert (cut["stop_reason"], cut["stop_sequence"]) == ("tool_use", "\n")
 
 
 def test_the_scanner_holds_back_only_a_possible_start():

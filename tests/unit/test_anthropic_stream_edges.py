@@ -160,3 +160,26 @@ def test_a_stop_does_not_touch_tool_calls():
     assert message["content"] == "Let me check\n\nDone"
     assert json.loads(message["tool_calls"][0]["function"]["arguments"]) == {"q": "a\n\nb"}
     assert assembled["choices"][0]["finish_reason"] == "tool_calls"
+
+
+def test_a_stop_after_a_tool_call_keeps_the_call_and_finishes_with_tool_calls():
+    events = [
+        start(),
+        tool_block(0, "toolu_1", "f"),
+        args(0, '{"q": 1}'),
+        block_stop(0),
+        text_block(1),
+        text(1, "Done\n\nmore"),
+        text(1, "never read"),
+        block_stop(1),
+        *end("tool_use"),
+    ]
+    chunks, read = stop_translate(events, ["\n\n"])
+    assembled = check_chat_stream(chunks)
+    choice = assembled["choices"][0]
+    assert choice["message"]["content"] == "Done"
+    assert choice["message"]["tool_calls"][0]["id"] == "toolu_1"
+    assert json.loads(choice["message"]["tool_calls"][0]["function"]["arguments"]) == {"q": 1}
+    # The client still has to run the call it was sent.
+    assert choice["finish_reason"] == "tool_calls"
+    assert read == 6

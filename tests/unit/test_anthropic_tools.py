@@ -224,7 +224,7 @@ def test_allowed_tools_with_a_json_schema_answer(client, upstream):
         {"type": "allowed_tools", "allowed_tools": {"mode": "auto", "tools": [{"type": "custom"}]}},
     ],
 )
-def test_allowed_tools_naming_no_function_of_tools_is_400(client, choice):
+def test_allowed_tools_listing_no_function_of_tools_or_required_and_empty_is_400(client, choice):
     request = {
         "model": "claude-3-haiku",
         "messages": [{"role": "user", "content": "x"}],

@@ -96,6 +96,16 @@ def test_unknown_url_path_is_scrubbed_and_cut(config):
     assert long["message"] == "Invalid URL (GET /v1/" + "a" * 196 + ")"
 
 
+def test_wrong_method_path_is_scrubbed_and_cut(config):
+    secret = "sk-gateway-client-key-5e1f0a"
+    client = create_app({**config, "GATEWAY_API_KEYS": [secret]}).test_client()
+    path = f"/v1/models/{secret}/" + "a" * 5000
+    body = envelope(client.delete(path), 405)
+    shown = "/v1/models/***/" + "a" * (200 - len("/v1/models/***/"))
+    assert body["message"] == f"Method DELETE is not allowed for {shown}."
+    assert secret not in body["message"]
+
+
 def test_wrong_method_is_405_with_allow(client):
     response = client.get(CHAT)
     body = envelope(response, 405)

@@ -77,6 +77,18 @@ def test_an_error_event_midway_ends_the_stream_scrubbed(gateway, upstream, error
     assert exchange.stream_error == "server_error"
 
 
+def test_an_error_event_with_bad_utf8_is_still_an_error(gateway, upstream):
+    events = stream_chunks("Hel")[:2]
+    error = b'{"id":"x","error":{"message":"overloaded \xff","type":"server_error"}}'
+    body = sse_body(events, done=False) + b"data: " + error + b"\n\n"
+    upstream.post(CHAT_URL, body=body, content_type="text/event-stream")
+    response, relayed, exchange = gateway()()
+    *chunks, last = sse_payloads(relayed)
+    assert chunks == [{**e, "model": "gw"} for e in events]
+    assert check_error(last).message.startswith("overloaded")
+    assert exchange.stream_error == "server_error"
+
+
 @pytest.mark.parametrize("error", [OPENROUTER, VLLM])
 def test_an_error_as_first_event_is_an_http_error(gateway, upstream, error):
     upstream.post(CHAT_URL, **sse([error]))

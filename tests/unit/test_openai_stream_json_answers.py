@@ -69,6 +69,16 @@ def test_an_error_body_keeps_the_upstreams_message(stream_answer, content_type, 
     assert error.code != "upstream_stream_incomplete"
 
 
+@pytest.mark.parametrize("content_type", [None, "text/plain"])
+def test_an_error_body_after_a_byte_order_mark_keeps_the_upstreams_message(
+    stream_answer, content_type
+):
+    body = b"\xef\xbb\xbf" + json.dumps(QUOTA).encode()
+    response = stream_answer((answer(body, content_type), 0))
+    error = check_error(response.get_json(), response.status_code)
+    assert error.message == "You exceeded your current quota."
+
+
 @pytest.mark.parametrize("content_type", [None, "text/plain", "APPLICATION/JSON"])
 def test_a_complete_answer_to_a_stream_request_is_a_bad_response(stream_answer, content_type):
     response = stream_answer((answer(json.dumps(COMPLETION).encode(), content_type), 0))

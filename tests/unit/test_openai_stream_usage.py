@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 
 from app import observe
-from app.backends.openai.stream import ModelRewriter, UsageCounter, relay
+from app.backends.openai.stream import ModelRewriter, relay
+from app.backends.openai.usage import UsageCounter
 from app.errors import UpstreamError
+from app.tokens import count_functions
 from tests.support.openai_checks import check_chat_sse
 from tests.support.openai_upstream import (
     CHAT_URL,
@@ -82,7 +84,16 @@ def test_the_counted_usage_is_reported_with_its_chunk():
 def test_usage_on_a_content_chunk_is_reported_once_split_off():
     counter = UsageCounter("chat", chat_body(), "real-model")
     events = [*stream_chunks("a")[:-1], chunk({}, "stop", usage=USAGE)]
-    assert USAGE in relayed_usage(sse_body(events), counter)
+    assert relayed_usage(sse_body(events), counter) == [USAGE]
+
+
+def test_the_counted_prompt_includes_the_declared_functions():
+    tool = {"type": "function", "function": {"name": "get_weather", "parameters": {}}}
+    plain = UsageCounter("chat", chat_body(), "real-model").usage_chunk("gw")
+    with_tool = UsageCounter("chat", chat_body(tools=[tool]), "real-model").usage_chunk("gw")
+    assert plain is not None and with_tool is not None
+    extra = count_functions([tool["function"]], "real-model")
+    assert with_tool["usage"]["prompt_tokens"] == plain["usage"]["prompt_tokens"] + extra
 
 
 # -- through the gateway: limits and the request's record -------------------------------------

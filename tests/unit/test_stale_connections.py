@@ -10,6 +10,7 @@ import threading
 
 import pytest
 
+from app.backends import connections
 from app.backends.http import UpstreamHTTP
 from app.errors import UpstreamError
 from tests.support.scripted_upstream import ok
@@ -23,6 +24,29 @@ def test_a_reused_connection_closed_without_an_answer_is_replaced_at_once(script
     response = http.request("POST", "/c", data=b'{"n":2}')
     assert (response.status_code, response.content) == (200, b"second")
     assert server.connections == 2 and not server.scripts
+
+
+def test_the_new_connection_is_kept_for_the_requests_after(scripted_http):
+    server, http = scripted_http(
+        [(ok(b"first"), 0)], CLOSE, [(ok(b"second"), 0)], [(ok(b"third"), 0)]
+    )
+    http.request("POST", "/c", data=b"{}")
+    assert http.request("POST", "/c", data=b"{}").content == b"second"
+    assert http.request("POST", "/c", data=b"{}").content == b"third"
+    assert server.connections == 2 and not server.scripts
+
+
+def test_a_close_long_after_the_request_is_not_taken_for_a_stale_connection(
+    scripted_http, monkeypatch
+):
+    # The upstream had the request for a while, then died: sending it again could run it twice.
+    monkeypatch.setattr(connections, "STALE_WINDOW", 0.1)
+    server, http = scripted_http([(ok(b"first"), 0)], [(None, 0.4)], [(ok(b"unused"), 0)])
+    http.request("POST", "/c", data=b"{}")
+    with pytest.raises(UpstreamError) as caught:
+        http.request("POST", "/c", data=b"{}")
+    assert caught.value.code == "upstream_disconnected"
+    assert len(server.scripts) == 1
 
 
 def test_a_streamed_request_is_sent_again_the_same_way(scripted_http):

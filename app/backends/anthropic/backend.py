@@ -11,7 +11,7 @@ import requests
 from app.backends.anthropic.errors import response_error
 from app.backends.anthropic.request import DEFAULT_MAX_TOKENS, build_request
 from app.backends.anthropic.response import chat_completion
-from app.backends.anthropic.stops import cut_message, local_stops
+from app.backends.anthropic.stops import cut_message, split_stops
 from app.backends.anthropic.stream import StreamTranslator
 from app.backends.base import Backend, Call, Result, Stream, missing_key_error
 from app.backends.http import UpstreamHTTP
@@ -64,7 +64,7 @@ class AnthropicBackend(Backend):
         options = {"default_max_tokens": self.default_max_tokens}
         plan = build_request(call.body, call.route.upstream_model, options)
         stream = bool(plan.payload.get("stream"))
-        stops = local_stops(call.body)
+        _, stops = split_stops(call.body)
         response = self._send("POST", "/v1/messages", json_body=plan.payload, stream=stream)
         if stream:
             translator = StreamTranslator(

@@ -87,6 +87,9 @@ def anthropic_error(
         error_type = scrub(error_type, [secret]) if error_type else error_type
     error_type = error_type or STATUS_TYPE.get(status)
     build = _BY_TYPE.get(error_type or "")
+    if build is None and status == 529:
+        # 529 is Anthropic's overload status, whatever type its body names.
+        build = _overloaded
     if build is not None:
         return build(message, headers)
     if error_type == "invalid_request_error" and _CONTEXT_OVERFLOW.match(message):

@@ -7,8 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from app.backends.allowed_tools import allowed_function_names
 from app.backends.anthropic.messages import conversation, system_text
-from app.backends.translate import max_output_tokens, stop_sequences
+from app.backends.anthropic.stops import split_stops
+from app.backends.translate import max_output_tokens
 from app.errors import InvalidRequestError, UnsupportedError
 
 DEFAULT_MAX_TOKENS = 4096
@@ -80,28 +82,16 @@ def _tools(body: dict[str, Any]) -> list[dict[str, Any]]:
     return tools
 
 
-def _listed_name(item: Any) -> str | None:
-    function = item.get("function") if isinstance(item, dict) else None
-    if not isinstance(function, dict) or item.get("type") != "function":
-        return None
-    name = function.get("name")
-    return name if isinstance(name, str) else None
-
-
 def _allowed_tools(
     choice: dict[str, Any], tools: list[dict[str, Any]]
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """`allowed_tools`: Anthropic has no such choice, so only the listed tools are sent."""
-    allowed = choice.get("allowed_tools") if isinstance(choice.get("allowed_tools"), dict) else {}
-    mode = allowed.get("mode")
-    listed = allowed.get("tools")
-    if mode not in ("auto", "required") or not isinstance(listed, list):
-        raise InvalidRequestError("Invalid value for 'tool_choice'.", param="tool_choice")
+    mode = choice["allowed_tools"]["mode"]
     known = {tool["name"] for tool in tools}
-    names = [_listed_name(item) for item in listed]
+    names = allowed_function_names(choice)
     for i, name in enumerate(names):
         if name not in known:
-            what = repr(name) if name is not None else f"allowed_tools.tools[{i}]"
+            what = repr(name) if name else f"allowed_tools.tools[{i}]"
             raise InvalidRequestError(
                 f"Invalid value for 'tool_choice': {what} is not a function in 'tools'.",
                 param="tool_choice",
@@ -230,9 +220,8 @@ def build_request(body: dict[str, Any], model: str, options: Mapping[str, Any]) 
 
 
 def _sampling(body: dict[str, Any], payload: dict[str, Any]) -> None:
-    # Anthropic refuses whitespace-only stop sequences; the gateway applies those itself
-    # (stops.local_stops).
-    stops = [stop for stop in stop_sequences(body) if stop.strip()]
+    # Anthropic refuses whitespace-only stop sequences; the gateway applies those itself.
+    stops, _ = split_stops(body)
     if stops:
         payload["stop_sequences"] = stops
     temperature = _number(body, "temperature", 0, 2)

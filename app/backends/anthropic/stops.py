@@ -8,13 +8,18 @@ from typing import Any
 from app.backends.translate import stop_sequences
 
 
-def local_stops(body: dict[str, Any]) -> list[str]:
-    """The request's whitespace-only stop sequences (`"\\n"`, `" "`), which stay in the gateway.
+def split_stops(body: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The request's stop sequences as (sent upstream, applied by the gateway).
 
-    Anthropic answers 400 "each stop sequence must contain non-whitespace" for them; the others
-    go upstream as `stop_sequences` (request.py).
+    Anthropic answers 400 "each stop sequence must contain non-whitespace" for whitespace-only
+    ones (`"\\n"`, `" "`), so those stay in the gateway; the others go upstream as
+    `stop_sequences` (request.py).
     """
-    return [stop for stop in stop_sequences(body) if not stop.strip()]
+    upstream: list[str] = []
+    local: list[str] = []
+    for stop in stop_sequences(body):
+        (upstream if stop.strip() else local).append(stop)
+    return upstream, local
 
 
 class StopScanner:
@@ -67,7 +72,8 @@ def cut_message(message: dict[str, Any], stops: Sequence[str]) -> dict[str, Any]
 
     Text blocks are scanned in order; a `tool_use` block in between breaks a match (its output
     is never scanned). At a match the text before it is kept, everything after it (tool calls
-    included) is dropped and the stop reason becomes `stop_sequence`.
+    included) is dropped and the stop reason becomes `stop_sequence`, or `tool_use` when a
+    tool call came before the match (the client still has to run it).
     """
     blocks = message.get("content")
     if not stops or not isinstance(blocks, list):
@@ -79,10 +85,11 @@ def cut_message(message: dict[str, Any], stops: Sequence[str]) -> dict[str, Any]
         if kind == "text":
             _add_text(kept, scanner.feed(block.get("text") or ""))
             if scanner.matched is not None:
+                called = any(isinstance(b, dict) and b.get("type") == "tool_use" for b in kept)
                 return {
                     **message,
                     "content": kept,
-                    "stop_reason": "stop_sequence",
+                    "stop_reason": "tool_use" if called else "stop_sequence",
                     "stop_sequence": scanner.matched,
                 }
         else:

@@ -39,7 +39,7 @@ class StreamTranslator:
     block index also counts text blocks). A `tool_use` block of the `json_schema` answer tool
     streams as content. The role chunk goes out just before the first real chunk, so that an
     error before any content still fails the whole request (retried, or sent to a fallback).
-    `stops` are stop sequences the gateway applies itself to the text (stops.local_stops).
+    `stops` are stop sequences the gateway applies itself to the text (stops.split_stops).
     """
 
     def __init__(
@@ -198,8 +198,9 @@ class StreamTranslator:
         if released:
             yield self._factory().content(0, released)
         if self.scanner.matched is not None:
-            # Anthropic is still generating; the rest is dropped and the upstream closed.
-            yield from self._finish("stop")
+            # Anthropic is still generating; the rest is dropped and the upstream closed. Tool
+            # calls sent before the stop still ask the client to run them.
+            yield from self._finish("tool_calls" if self.tool_calls else "stop")
 
     def _release(self) -> Iterator[Chunk]:
         """Text held back for a possible stop sequence, before a chunk of another kind."""

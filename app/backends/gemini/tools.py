@@ -6,6 +6,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
+from app.backends.allowed_tools import allowed_function_names
 from app.backends.gemini.schema import plain_json_schema, to_gemini_schema
 from app.errors import InvalidRequestError, UnsupportedError
 
@@ -83,13 +84,7 @@ def _choice(choice: Any, param: str) -> tuple[str | None, list[str] | None]:
     if not isinstance(choice, dict):
         raise InvalidRequestError(f"Invalid value for `{param}`.", param=param)
     if choice.get("type") == "allowed_tools":
-        allowed = choice.get("allowed_tools") or {}
-        names = [
-            (t.get("function") or {}).get("name", "")
-            for t in allowed.get("tools") or []
-            if t.get("type") == "function"
-        ]
-        return _MODES.get(allowed.get("mode", "auto"), "AUTO"), names
+        return _MODES[choice["allowed_tools"]["mode"]], allowed_function_names(choice)
     function = choice.get("function") if choice.get("type") == "function" else choice
     name = (function or {}).get("name")
     if not name:

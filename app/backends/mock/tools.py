@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.backends.allowed_tools import allowed_function_names
 from app.errors import InvalidRequestError
 
 TEXT, TOOLS, FUNCTION = "text", "tool_calls", "function_call"
@@ -68,10 +69,7 @@ def _named(functions: list[dict[str, Any]], name: Any, param: str) -> dict[str, 
 
 
 def _allowed(functions: list[dict[str, Any]], choice: dict[str, Any]) -> list[dict[str, Any]]:
-    allowed = (choice.get("allowed_tools") or {}).get("tools") or []
-    names = {
-        t["function"].get("name") for t in _dicts(allowed) if isinstance(t.get("function"), dict)
-    }
+    names = set(allowed_function_names(choice))
     return [function for function in functions if function["name"] in names]
 
 
@@ -92,7 +90,7 @@ def _tool_plan(body: dict[str, Any], text: str, after_result: bool) -> Plan:
         return Plan(TOOLS, [_named(functions, name, "tool_choice")])
     if isinstance(choice, dict) and choice.get("type") == "allowed_tools":
         functions = _allowed(functions, choice)
-        forced = (choice.get("allowed_tools") or {}).get("mode") == "required"
+        forced = choice["allowed_tools"]["mode"] == "required"
     elif isinstance(choice, dict) or choice == "none":
         return Plan()  # `none`, or a custom tool: the mock does not call custom tools
     if not functions or (after_result and not forced):

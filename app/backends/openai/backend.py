@@ -15,7 +15,8 @@ from app.backends.base import Backend, Call, ExactJSON, Result, Stream
 from app.backends.http import UpstreamHTTP
 from app.backends.openai.discovery import ModelListCache, model_objects
 from app.backends.openai.errors import http_error, reported_error
-from app.backends.openai.stream import ModelRewriter, UsageCounter, relay
+from app.backends.openai.stream import ModelRewriter, relay
+from app.backends.openai.usage import UsageCounter
 from app.backends.upstream_status import passed_headers
 from app.errors import APIError, UpstreamError
 from config import secret_from_env
@@ -134,7 +135,7 @@ class OpenAIBackend(Backend):
             return False
         if media == "application/json" or media.endswith("+json"):
             return True
-        return self.http.peek(response).lstrip()[:1] == b"{"
+        return self.http.peek(response).removeprefix(codecs.BOM_UTF8).lstrip()[:1] == b"{"
 
     def _failure(self, response: requests.Response, secrets: tuple[str | None, ...]) -> APIError:
         try:

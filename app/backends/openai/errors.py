@@ -134,7 +134,8 @@ def reported_error(name: str, data: bytes, secrets: Iterable[str | None]) -> API
 def _fields(body: bytes, secrets: tuple[str | None, ...]) -> ErrorFields:
     """The error fields of an upstream body, scrubbed; a body that is not JSON is its message."""
     try:
-        fields = error_fields(json.loads(body))
+        # Bad UTF-8 in the message must not turn the whole body into the message.
+        fields = error_fields(json.loads(body.decode("utf-8-sig", "replace")))
     except (ValueError, RecursionError):
         # Scrubbed whole before it is cut: a cut secret would no longer match, and its
         # first characters would be shown.

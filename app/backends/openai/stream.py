@@ -13,8 +13,6 @@ from app.backends.openai.usage import UsageCounter, compact, json_object, report
 from app.backends.sse import RawSSEDecoder, RawSSEEvent
 from app.errors import APIError, UpstreamError, UpstreamTimeoutError
 
-__all__ = ["DONE", "ModelRewriter", "UsageCounter", "relay"]
-
 DONE = b"data: [DONE]\n\n"
 # `"model": "<string>"`, matched where a `"model"` starts (an unrolled loop: far faster than an
 # alternation on every event).
@@ -137,13 +135,13 @@ def _encode(
     """The SSE bytes of `events` up to `[DONE]` included, the error that ends them if any, and
     whether `[DONE]` was among them."""
     out: list[bytes] = []
-    # `bytes.find` rather than `in`: the same scan, with less overhead per call.
     for event in events:
         data = event.data
         if data == b"[DONE]":
             usage = counter.usage_chunk(rewrite.model) if counter is not None else None
             if usage is not None:
-                if on_usage is not None:
+                # An upstream's own usage (split off its chunk) was reported as it came.
+                if on_usage is not None and not counter.upstream_sent:
                     on_usage(usage["usage"])
                 out.append(b"data: " + json.dumps(usage, separators=(",", ":")).encode())
                 out.append(b"\n\n")
@@ -179,7 +177,11 @@ def _is_error(data: bytes, at: int) -> bool:
     if _NO_ERROR.match(data, at) and data.find(b'"error"', at + 7) < 0:
         return False
     try:
-        event = json.loads(data)
+        try:
+            event = json.loads(data)
+        except UnicodeDecodeError:
+            # Bad bytes in the message must not hide the error (they are replaced on relay).
+            event = json.loads(data.decode("utf-8", "replace"))
     except (ValueError, RecursionError):
         # Garbled, but it says error: its text is passed on as the message.
         return _ERROR.match(data) is not None
