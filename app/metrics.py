@@ -6,8 +6,9 @@ files there and `/metrics` adds them up, whichever worker answers the scrape. Wi
 Flask test client, `flask run`) each app keeps its metrics in a registry of its own.
 
 Label values are bounded: routes are URL rules, models are the requested ids the models file
-routes (others are "unknown"), keys are key names, never keys, error classes are the gateway's
-own error codes or OpenAI's error types (others are "other").
+routes (others are "unknown"; of the names a pattern routes, the first `MAX_PATTERN_MODELS` an
+upstream answered, later ones "other"), keys are key names, never keys, error classes are the
+gateway's own error codes or OpenAI's error types (others are "other").
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ ERROR_CODES = frozenset(
     }
 )
 _LABELS = "gateway.metric_labels"
+# Names a pattern routed that become model labels, per worker: a backend that answers any name
+# (the mock, some aggregators) must not make a label of every name a client tries.
+MAX_PATTERN_MODELS = 100
 
 
 class GatewayMetrics:
@@ -72,6 +76,8 @@ class GatewayMetrics:
     def __init__(self, registry: CollectorRegistry | None) -> None:
         self.registry = registry
         self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
+        # Names a pattern routed that are labels already (see MAX_PATTERN_MODELS).
+        self.pattern_models: set[str] = set()
         self.requests = Counter(
             "gateway_requests",
             "Requests served, by route, model, backend and HTTP status.",
@@ -205,9 +211,18 @@ def _model_labels(name: str | None, status: int) -> tuple[str, str, bool]:
         route = registry.resolve(name)
     except ModelNotFoundError:
         return "unknown", "", False
-    # A pattern accepts any name: only names that an upstream answered become labels.
-    known = name in registry.exact or status < 400
-    return (name if known else "unknown"), route.backend, True
+    if name in registry.exact:
+        return name, route.backend, True
+    # A pattern accepts any name: only names that an upstream answered become labels, and
+    # only so many of them.
+    if status >= 400:
+        return "unknown", route.backend, True
+    seen: set[str] = current_app.extensions["gateway.metrics"].pattern_models
+    if name not in seen:
+        if len(seen) >= MAX_PATTERN_MODELS:
+            return "other", route.backend, True
+        seen.add(name)
+    return name, route.backend, True
 
 
 def _route_labels(exchange: observe.Exchange, response: Response) -> dict[str, Any]:

@@ -126,6 +126,17 @@ def test_model_label_is_bounded(client, auth):
     assert value(text, "gateway_upstream_errors_total", status="404") == 0
 
 
+def test_names_a_pattern_routed_become_at_most_so_many_labels(client, auth, monkeypatch):
+    monkeypatch.setattr(metrics, "MAX_PATTERN_MODELS", 2)
+    for name in ("mock/a", "mock/b", "mock/c", "mock/a", "mock/d"):
+        assert chat(client, auth, name).status_code == 200
+    text = scrape(client)
+    assert value(text, "gateway_requests_total", model="mock/a", status="200") == 2
+    assert value(text, "gateway_requests_total", model="mock/b", status="200") == 1
+    assert value(text, "gateway_requests_total", model="other", status="200") == 2
+    assert "mock/c" not in text and "mock/d" not in text
+
+
 def test_unmatched_routes_share_one_label(client):
     response = client.get("/v1/no/such/path/12345")
     response.close()
