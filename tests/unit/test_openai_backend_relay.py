@@ -80,6 +80,16 @@ def test_each_event_leaves_as_soon_as_its_read_completes():
     assert next(events) == b'data: {"n":2,"model":"gw"}\n\n' + DONE
 
 
+def test_an_event_that_only_looks_like_an_object_ends_the_stream():
+    # Two `model` keys and a trailing comma: not spliced, and no JSON to set `model` in.
+    body = b'data: {"model":"a"}\n\ndata: {"model":"a","model":"upstream-id",}\n\n'
+    events = relay("up", [body], ModelRewriter("gw"), UpstreamError)
+    assert next(events) == b'data: {"model":"gw"}\n\n'
+    with pytest.raises(UpstreamError) as caught:
+        next(events)
+    assert caught.value.code == "upstream_bad_response"
+
+
 def test_several_events_of_one_read_leave_together():
     body = sse_body(stream_chunks("a"))
     assert list(relay("up", [body], ModelRewriter("gw"), UpstreamError)) == [

@@ -31,8 +31,22 @@ class ModelRewriter:
         self.replacement = b'"model":' + json.dumps(model).encode()
 
     def __call__(self, data: bytes) -> bytes:
-        """`data` with its top-level `model` set to the client's id (added when missing)."""
-        return self.splice(data) or self._reencode(data)
+        """`data` with its top-level `model` set to the client's id (added when missing); data
+        that is no JSON object as it came."""
+        return self.event(data) or data
+
+    def event(self, data: bytes) -> bytes | None:
+        """`data` with its top-level `model` set, or None when it is no JSON object."""
+        spliced = self.splice(data)
+        if spliced is not None:
+            return spliced
+        event = json_object(data)
+        if event is None:
+            return None
+        # Parsing keeps the last of repeated keys, as the client's parser would; a chunk
+        # without `model` gets one, as the spec wants it in every chunk.
+        event["model"] = self.model
+        return compact(event)
 
     def splice(self, data: bytes) -> bytes | None:
         """`data` with its top-level `model` replaced, or None when splicing would not be exact.
@@ -58,15 +72,6 @@ class ModelRewriter:
         if data.find(b"\\") >= 0 and (data[start - 1] == 0x5C or data.find(b"\\u006") >= 0):
             return None
         return data[:start] + self.replacement + data[match.end() :]
-
-    def _reencode(self, data: bytes) -> bytes:
-        event = json_object(data)
-        if event is None:
-            return data
-        # Parsing keeps the last of repeated keys, as the client's parser would; a chunk
-        # without `model` gets one, as the spec wants it in every chunk.
-        event["model"] = self.model
-        return compact(event)
 
 
 def relay(
@@ -157,7 +162,11 @@ def _encode(
             data = counter.add(data, on_usage)
         elif on_usage is not None and (at := data.find(b'"usage"')) >= 0:
             report_usage(data, at, on_usage)
-        data = rewrite(data)
+        rewritten = rewrite.event(data)
+        if rewritten is None:
+            # It looked like an object (`_checked` parses only what does not) but is no JSON.
+            return b"".join(out), _not_an_object(name), False
+        data = rewritten
         if data.find(b"\n") >= 0:
             # An event sent as several `data:` lines, joined by the decoder: each line needs
             # its prefix again, and the client joins them back the same way.
@@ -209,7 +218,11 @@ def _checked(name: str, data: bytes) -> bytes:
             return data
     except (ValueError, RecursionError):
         pass
-    raise UpstreamError(
+    raise _not_an_object(name)
+
+
+def _not_an_object(name: str) -> UpstreamError:
+    return UpstreamError(
         f"Upstream `{name}` sent a stream event that is not a JSON object.",
         code="upstream_bad_response",
         retryable=True,
