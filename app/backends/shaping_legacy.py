@@ -72,10 +72,27 @@ class TextChunkFactory:
         return body
 
 
+class TokenPrompt(str):
+    """A prompt the client sent as token ids, decoded to text: it bills as the ids sent."""
+
+    tokens: int
+
+    def __new__(cls, text: str, tokens: int) -> TokenPrompt:
+        prompt = super().__new__(cls, text)
+        prompt.tokens = tokens
+        return prompt
+
+
+def prompt_tokens(prompt: str, model: str) -> int:
+    """The tokens a legacy prompt bills: its ids when it came as ids, else its text counted."""
+    # Decoded ids counted again as text can differ (`<|endoftext|>` is one id, seven as text).
+    return prompt.tokens if isinstance(prompt, TokenPrompt) else count_text(prompt, model)
+
+
 def estimated_usage(prompt: str, texts: list[str], model: str) -> dict[str, int]:
     """Usage counted locally, for a chat answer that did not report its own."""
     completion_tokens = sum(count_text(text, model) for text in texts)
-    return shaping.usage(count_text(prompt, model), completion_tokens)
+    return shaping.usage(prompt_tokens(prompt, model), completion_tokens)
 
 
 def prompt_usage(
@@ -90,7 +107,7 @@ def prompt_usage(
     usage = reported or estimated_usage(prompt, texts, model)
     if not isinstance(usage, shaping.CountedUsage):
         return usage
-    return shaping.usage(count_text(prompt, model), int(usage.get("completion_tokens") or 0))
+    return shaping.usage(prompt_tokens(prompt, model), int(usage.get("completion_tokens") or 0))
 
 
 def add_usage(total: dict[str, int] | None, part: dict[str, Any]) -> dict[str, int]:

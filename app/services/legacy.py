@@ -16,6 +16,7 @@ import marshmallow as ma
 from app.backends import shaping
 from app.backends.base import Backend, Call, Result, Stream
 from app.backends.shaping_legacy import (
+    TokenPrompt,
     add_usage,
     estimated_usage,
     finish_reason,
@@ -74,9 +75,11 @@ def completion_via_chat(backend: Backend, call: Call) -> Result:
 
 
 def prompt_texts(prompt: Any, model: str) -> list[str]:
-    """The prompts as text; token arrays are decoded with the model's tiktoken encoding."""
+    """The prompts as text; token arrays are decoded with the model's tiktoken encoding (and
+    bill as the ids sent: `TokenPrompt`)."""
     if prompt is None:
-        return [""]
+        # OpenAI's default prompt, <|endoftext|>: one token, no text to answer.
+        return [TokenPrompt("", 1)]
     if isinstance(prompt, str):
         return [prompt]
     if isinstance(prompt[0], str):
@@ -86,7 +89,7 @@ def prompt_texts(prompt: Any, model: str) -> list[str]:
     return [_decode(tokens, f"prompt[{i}]", model) for i, tokens in enumerate(prompt)]
 
 
-def _decode(tokens: list[int], param: str, model: str) -> str:
+def _decode(tokens: list[int], param: str, model: str) -> TokenPrompt:
     text = decode_tokens(tokens, model)
     if text is None:
         raise InvalidRequestError(
@@ -94,13 +97,14 @@ def _decode(tokens: list[int], param: str, model: str) -> str:
             "text (unknown token id, or no tokenizer available). Send the prompt as a string.",
             param=param,
         )
-    return text
+    return TokenPrompt(text, len(tokens))
 
 
 def chat_call(call: Call, prompt: str, max_tokens: int) -> Call:
     """The chat request for one prompt: the client's options, the prompt as one user message."""
     body = {key: value for key, value in call.body.items() if key not in _COMPLETION_ONLY}
-    body["messages"] = [{"role": "user", "content": prompt}]
+    # A plain str: the chat schema takes only exact strings (a TokenPrompt is a subclass).
+    body["messages"] = [{"role": "user", "content": str(prompt)}]
     body["max_tokens"] = max_tokens
     try:
         # Chat-only fields the completion schema let through unchecked (such as

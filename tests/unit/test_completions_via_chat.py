@@ -68,6 +68,21 @@ def test_token_prompts_are_decoded(client):
     assert body["choices"][1]["index"] == 1
 
 
+@pytest.mark.skipif(not uses_tiktoken(), reason="needs tiktoken's encodings")
+@pytest.mark.parametrize("stream", [False, True])
+def test_token_prompts_bill_the_ids_sent(client, stream):
+    # "hel" + "lo" decode to "hello" (one token as text); <|endoftext|> is seven as text.
+    prompts = [[71, 301], [100257], [100257] * 5]
+    usage = {"stream_options": {"include_usage": True}} if stream else {}
+    response = complete(client, prompt=prompts, max_tokens=1, stream=stream, **usage)
+    answer = sse_chunks(response.data)[-1] if stream else response.json
+    assert answer["usage"]["prompt_tokens"] == 2 + 1 + 5
+
+
+def test_a_null_prompt_bills_one_token_as_openais_default_prompt(client):
+    assert complete(client, prompt=None, max_tokens=1).json["usage"]["prompt_tokens"] == 1
+
+
 def test_undecodable_tokens_are_a_400(client):
     response = complete(client, prompt=[[9906], [10**9]])
     assert response.status_code == 400
