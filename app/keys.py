@@ -50,6 +50,16 @@ class ClientKey:
     rpm: int | None = None
     tpm: int | None = None
 
+    @property
+    def bucket(self) -> str:
+        """The key's rate-limit counter id: from its digest, not its name.
+
+        Keys of GATEWAY_API_KEYS are named by position (key-1, key-2...), so two instances
+        listing them in another order, or a deploy adding one, would share one key's counts
+        with another key.
+        """
+        return self.digest.hex()[:32]
+
     def allows(self, model: str) -> bool:
         """True when `model` is one of the key's ids or matches one of its patterns."""
         if self.models is None:

@@ -56,10 +56,18 @@ class Exchange:
         return None if self.first_byte is None else self.first_byte - self.started
 
     def record_usage(self, usage: Any) -> None:
-        """Take token counts from an OpenAI `usage` object, when there is one."""
+        """Take token counts from an OpenAI `usage` object, when there is one.
+
+        Only whole, non-negative counts are taken: an upstream's `3.5` or `"12"` would reach the
+        token limits, the request log and the metrics as it is.
+        """
         if isinstance(usage, dict):
-            self.prompt_tokens = usage.get("prompt_tokens", self.prompt_tokens)
-            self.completion_tokens = usage.get("completion_tokens", self.completion_tokens)
+            self.prompt_tokens = _count(usage.get("prompt_tokens"), self.prompt_tokens)
+            self.completion_tokens = _count(usage.get("completion_tokens"), self.completion_tokens)
+
+
+def _count(value: Any, kept: int | None) -> int | None:
+    return value if type(value) is int and value >= 0 else kept
 
 
 def current() -> Exchange | None:

@@ -73,7 +73,7 @@ def admit(key: ClientKey, body: dict[str, Any]) -> None:
     model = body.get("model") if isinstance(body.get("model"), str) else ""
     cost = estimate.prompt_tokens(body, model) if limits.tpm else 0
     try:
-        outcome = limiter.store.take(key.name, limits, cost)
+        outcome = limiter.store.take(key.bucket, limits, cost)
     except StoreUnavailable as exc:
         limiter.unavailable(exc)
         return
@@ -82,7 +82,7 @@ def admit(key: ClientKey, body: dict[str, Any]) -> None:
         raise refusal(model or "this model", limits, outcome, cost)
     exchange = observe.current()
     if exchange is not None and limits.tpm:
-        exchange.extra["ratelimit"] = Reservation(key.name, outcome.window_id, cost)
+        exchange.extra["ratelimit"] = Reservation(key.bucket, outcome.window_id, cost)
 
 
 def _add_headers(response: Response) -> Response:

@@ -107,9 +107,12 @@ class RedisStore:
             raise StoreUnavailable("Redis is unreachable (cooling down after a failure)")
         try:
             result = script(keys=[PREFIX + bucket], args=args)
-        except redis.RedisError as exc:
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
             self._failed(exc)
             raise StoreUnavailable(f"Redis is unreachable ({type(exc).__name__})") from exc
+        except redis.RedisError as exc:
+            # Redis answered, refusing this one command: no outage to wait out.
+            raise StoreUnavailable(f"Redis refused a rate-limit command ({exc})") from exc
         if self._down_since is not None:
             with self._lock:
                 if self._down_since is not None:

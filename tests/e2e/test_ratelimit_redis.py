@@ -12,7 +12,7 @@ import pytest
 import redis
 import requests
 
-from app.ratelimit.limits import Limits
+from app.ratelimit.limits import Limits, StoreUnavailable
 from app.ratelimit.redis_store import PREFIX, RedisStore
 from tests.support.openai_checks import check_chat_completion, check_error
 from tests.support.servers import free_port, start_gateway
@@ -139,7 +139,8 @@ def test_tokens_settled_on_one_instance_count_on_the_other(gateways, redis_clien
     estimate = TPM - int(first.headers["x-ratelimit-remaining-tokens"])
     used = first.json()["usage"]["total_tokens"]
     assert used > estimate  # the completion is charged once the response has ended
-    window = PREFIX + "tokens"
+    # The key's counter is named from its digest, never from its name.
+    window = PREFIX + sha256_hex(TOKENS_KEY)[:32]
     deadline = time.monotonic() + 10
     while int(redis_client.hget(window, "tokens") or 0) != used:
         assert time.monotonic() < deadline, "the usage was never settled in Redis"
@@ -164,6 +165,18 @@ def test_redis_store_is_atomic_and_settles_only_its_window(redis_url):
         after = store.take("atomic", Limits(tpm=1000), 0)
         assert after.tokens == 25 * 3 - 10
         assert 0 < after.reset <= 60
+    finally:
+        store.close()
+
+
+def test_a_command_redis_refuses_is_no_outage(redis_url):
+    store = RedisStore(redis_url, window=60)
+    try:
+        window = store.take("refused", Limits(tpm=1000), 1).window_id
+        with pytest.raises(StoreUnavailable):
+            store.adjust("refused", window, 2.5)  # type: ignore[arg-type]  # a Lua error
+        # Redis answered: the next command runs at once, without the outage's cool-down.
+        assert store.take("refused", Limits(tpm=1000), 1).tokens == 2
     finally:
         store.close()
 

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from app import access_log, create_app
+from app import access_log, create_app, observe
 from tests.unit.keys_helpers import sha256_hex, write_keys_file
 
 CLIENT_SECRET = "sk-unit-log-recognisable-secret"
@@ -163,3 +163,12 @@ def test_a_key_sent_as_the_model_is_never_logged_even_in_part(config, capsys, st
     assert json.loads(line)["model"].startswith("any/xxx")
     for start in range(len(CLIENT_SECRET) - 8):
         assert CLIENT_SECRET[start : start + 8] not in line
+
+
+@pytest.mark.parametrize("bad", [3.5, "12", -1, True, None])
+def test_only_whole_token_counts_are_recorded(bad):
+    # An upstream's odd usage must not reach the token limits, the log or the metrics.
+    exchange = observe.Exchange("req_1", "/v1/chat/completions")
+    exchange.record_usage({"prompt_tokens": 7, "completion_tokens": 2})
+    exchange.record_usage({"prompt_tokens": bad, "completion_tokens": bad})
+    assert (exchange.prompt_tokens, exchange.completion_tokens) == (7, 2)

@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from app import create_app
+from app.auth import KeyStore
 from tests.support.openai_checks import check_error
 
 KEY, OTHER_KEY = "sk-gateway-right-8f3a1c", "sk-gateway-second-77b2"
@@ -187,3 +188,14 @@ def test_keys_never_appear_in_responses_or_logs(config, caplog, monkeypatch):
         for response in responses:
             assert secret not in response.get_data(as_text=True)
             assert secret not in str(response.headers)
+
+
+def test_a_keys_rate_limit_counter_follows_the_key_not_its_position():
+    # GATEWAY_API_KEYS names keys by position: another order must not swap their counters.
+    first = KeyStore.from_plain(["sk-alpha", "sk-beta"])
+    second = KeyStore.from_plain(["sk-beta", "sk-alpha"])
+    alpha_1, alpha_2 = first.match("sk-alpha"), second.match("sk-alpha")
+    assert alpha_1 is not None and alpha_2 is not None
+    assert alpha_1.name != alpha_2.name and alpha_1.bucket == alpha_2.bucket
+    assert alpha_1.bucket != first.match("sk-beta").bucket  # type: ignore[union-attr]
+    assert "alpha" not in alpha_1.bucket

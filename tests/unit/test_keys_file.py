@@ -193,6 +193,16 @@ def test_bad_body_is_still_a_400_for_a_key_with_an_allow_list(client):
     assert check_error(response.get_json(), 400).param == "model"
 
 
+@pytest.mark.parametrize("content_type", ["text/plain+json", "application/json; charset=utf-8"])
+def test_a_denied_model_is_refused_under_any_json_content_type(client, content_type):
+    # The key check reads the body as the view does: a type the view serves is checked too.
+    body = {**CHAT, "model": "mock"}
+    headers = {"Authorization": f"Bearer {HASHED}", "Content-Type": content_type}
+    response = client.post("/v1/chat/completions", json=body, headers=headers)
+    assert response.status_code == 403
+    assert check_error(response.get_json(), 403).code == "model_not_allowed"
+
+
 def test_models_list_shows_only_allowed_models(client):
     body = get(client, "/v1/models", HASHED).get_json()
     check_model_list(body)
