@@ -145,9 +145,11 @@ def hide_unless_allowed(model_id: str) -> None:
 def init_app(app: Flask) -> None:
     """Load the accepted keys and their default limits; warn when the gateway is open to anyone."""
     keys = KeyStore.from_plain(app.config.get("GATEWAY_API_KEYS") or []).keys
+    where = "GATEWAY_API_KEYS"
     if app.config.get("KEYS_FILE"):
         keys += load_keys_file(app.config["KEYS_FILE"])
-    check_unique(keys)
+        where += f" and keys file {app.config['KEYS_FILE']}"
+    check_unique(keys, where)
     rpm = int(app.config.get("RATE_LIMIT_RPM") or 0)
     tpm = int(app.config.get("RATE_LIMIT_TPM") or 0)
     store = KeyStore([key.with_defaults(rpm, tpm) for key in keys])

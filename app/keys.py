@@ -105,17 +105,18 @@ def load_keys_file(path: str | Path) -> list[ClientKey]:
     return keys
 
 
-def check_unique(keys: Iterable[ClientKey]) -> None:
-    """Names and keys must each appear once (plain keys are named key-1, key-2, ...)."""
+def check_unique(keys: Iterable[ClientKey], where: str) -> None:
+    """Names and keys must each appear once (plain keys are named key-1, key-2, ...); an
+    error starts with `where` the keys came from."""
     names: set[str] = set()
     digests: dict[bytes, str] = {}
     for key in keys:
         if key.name in names:
-            raise KeysFileError(f"client key name `{key.name}` is used twice")
+            raise KeysFileError(f"{where}: client key name `{key.name}` is used twice")
         names.add(key.name)
         if key.digest in digests:
             raise KeysFileError(
-                f"client keys `{digests[key.digest]}` and `{key.name}` are the same key"
+                f"{where}: client keys `{digests[key.digest]}` and `{key.name}` are the same key"
             )
         digests[key.digest] = key.name
 

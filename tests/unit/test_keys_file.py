@@ -115,6 +115,8 @@ def test_bad_file_stops_the_start_with_a_clear_error(config, tmp_path, data, mes
     with pytest.raises(KeysFileError) as caught:
         create_app(config)
     assert message in str(caught.value)
+    # Every error says where the keys came from (the file, with GATEWAY_API_KEYS for repeats).
+    assert config["KEYS_FILE"] in str(caught.value)
 
 
 def test_entry_errors_name_the_file_and_the_entry(config, tmp_path):
