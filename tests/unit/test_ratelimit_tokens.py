@@ -9,6 +9,7 @@ import pytest
 from app import tokens
 from app.backends import shaping
 from app.errors import UpstreamError
+from app.ratelimit import estimate
 from tests.support.openai_checks import check_error
 from tests.unit import ratelimit_helpers
 from tests.unit.keys_helpers import CHAT, ENDPOINTS, post
@@ -139,3 +140,16 @@ def test_completions_and_embeddings_count_their_inputs(client, clock, path, body
 def body_field(body: dict) -> str:
     """The field that holds a completion's or embedding's text."""
     return "prompt" if "prompt" in body else "input"
+
+
+def test_images_count_in_the_estimate_by_their_detail():
+    # Without them, a prompt of twenty images would be estimated as its text alone.
+    def image(detail: str | None) -> dict:
+        url = {"url": "https://example.com/cat.png"}
+        return {"type": "image_url", "image_url": {**url, "detail": detail} if detail else url}
+
+    text = {"type": "text", "text": "What is this?"}
+    plain = [{"role": "user", "content": [text]}]
+    with_images = [{"role": "user", "content": [text, image("low"), image("high"), image(None)]}]
+    base = estimate.prompt_tokens({"messages": plain}, "gpt-4o")
+    assert estimate.prompt_tokens({"messages": with_images}, "gpt-4o") == base + 85 + 765 + 765
