@@ -138,8 +138,7 @@ class _Lean:
         try:
             response = super().getresponse()  # type: ignore[misc]
         except NoAnswerError as exc:
-            prompt = time.monotonic() - self._sent_at <= STALE_WINDOW
-            if reused and prompt and not isinstance(exc, StaleConnectionError):
+            if reused and time.monotonic() - self._sent_at <= STALE_WINDOW:
                 raise StaleConnectionError(*exc.args) from exc
             raise
         self._answered = True

@@ -95,6 +95,12 @@ def function_tools(body: dict[str, Any]) -> list[dict[str, Any]]:
     return tools or list(body.get("functions") or [])
 
 
+def chat_prompt_tokens(body: dict[str, Any], model: str) -> int:
+    """The prompt tokens of a chat request as the gateway counts them: its messages (framing
+    included) and its declared functions."""
+    return count_messages(body["messages"], model) + count_functions(function_tools(body), model)
+
+
 def counted_chat_usage(
     call: Call, completion_text: str, tool_calls: Iterable[dict[str, Any]] = ()
 ) -> shaping.CountedUsage:
@@ -102,8 +108,7 @@ def counted_chat_usage(
     `call`'s messages and declared functions, then the answer's text and each tool call's
     name and arguments."""
     model = call.route.upstream_model
-    prompt = count_messages(call.body["messages"], model)
-    prompt += count_functions(function_tools(call.body), model)
+    prompt = chat_prompt_tokens(call.body, model)
     completion = count_text(completion_text, model)
     for tool_call in tool_calls:
         function = tool_call["function"]

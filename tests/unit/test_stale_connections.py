@@ -18,6 +18,14 @@ from tests.support.scripted_upstream import ok
 CLOSE = [(None, 0.0)]
 
 
+def second_request_error(http: UpstreamHTTP) -> str | None:
+    """The error code of a second request, after a first one that was answered."""
+    http.request("POST", "/c", data=b"{}")
+    with pytest.raises(UpstreamError) as caught:
+        http.request("POST", "/c", data=b"{}")
+    return caught.value.code
+
+
 def test_a_reused_connection_closed_without_an_answer_is_replaced_at_once(scripted_http):
     server, http = scripted_http([(ok(b"first"), 0)], CLOSE, [(ok(b"second"), 0)])
     assert http.request("POST", "/c", data=b"{}").content == b"first"
@@ -42,10 +50,7 @@ def test_a_close_long_after_the_request_is_not_taken_for_a_stale_connection(
     # The upstream had the request for a while, then died: sending it again could run it twice.
     monkeypatch.setattr(connections, "STALE_WINDOW", 0.1)
     server, http = scripted_http([(ok(b"first"), 0)], [(None, 0.4)], [(ok(b"unused"), 0)])
-    http.request("POST", "/c", data=b"{}")
-    with pytest.raises(UpstreamError) as caught:
-        http.request("POST", "/c", data=b"{}")
-    assert caught.value.code == "upstream_disconnected"
+    assert second_request_error(http) == "upstream_disconnected"
     assert len(server.scripts) == 1
 
 
@@ -67,19 +72,13 @@ def test_a_new_connection_closed_without_an_answer_is_not_sent_again(scripted_ht
 
 def test_a_connection_closed_after_part_of_the_answer_is_not_sent_again(scripted_http):
     server, http = scripted_http([(ok(b"first"), 0)], [(b"HTTP/1.", 0), (None, 0)], CLOSE)
-    http.request("POST", "/c", data=b"{}")
-    with pytest.raises(UpstreamError) as caught:
-        http.request("POST", "/c", data=b"{}")
-    assert caught.value.code == "upstream_bad_response"
+    assert second_request_error(http) == "upstream_bad_response"
     assert len(server.scripts) == 1
 
 
 def test_the_request_is_sent_again_only_once(scripted_http):
     server, http = scripted_http([(ok(b"first"), 0)], CLOSE, CLOSE, [(ok(b"unused"), 0)])
-    http.request("POST", "/c", data=b"{}")
-    with pytest.raises(UpstreamError) as caught:
-        http.request("POST", "/c", data=b"{}")
-    assert caught.value.code == "upstream_disconnected"
+    assert second_request_error(http) == "upstream_disconnected"
     assert len(server.scripts) == 1
 
 

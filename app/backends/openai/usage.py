@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from app.backends import shaping
-from app.backends.translate import function_tools
-from app.tokens import count_functions, count_messages, count_text
+from app.backends.translate import chat_prompt_tokens
+from app.tokens import count_text
 
 # Some upstreams send `"usage": null` in every chunk: told apart without parsing the event.
 _NO_USAGE = re.compile(rb'"usage"\s*:\s*null\s*[,}]')
@@ -120,9 +120,7 @@ def _choice_texts(choice: Any) -> Iterator[str]:
 
 def _prompt_tokens(operation: str, body: dict[str, Any], model: str) -> int:
     if operation == "chat":
-        # Declared functions count as the prompt's, as the other backends count them.
-        functions = count_functions(function_tools(body), model)
-        return count_messages(body.get("messages") or [], model) + functions
+        return chat_prompt_tokens(body, model)
     prompt = body.get("prompt")
     total = 0
     for item in prompt if isinstance(prompt, list) else [prompt]:
