@@ -13,6 +13,7 @@ import requests
 import urllib3.exceptions
 
 from app import __version__
+from app.backends import upstream_deadline as deadlines
 from app.backends.prepared import LeanAdapter, NoCookies, PreparedSender, without_body
 from app.backends.upstream_transport import transport_error
 from app.errors import APIError, UpstreamError, UpstreamTimeoutError
@@ -37,9 +38,10 @@ class UpstreamHTTP:
 
     Options (from the backend's entry in the models file): `base_url`, `headers`,
     `connect_timeout` (s, default 5), `read_timeout` (s between bytes, default 600),
-    `total_timeout` (s for a whole non-streamed answer, default 600), `max_response_bytes`
-    (largest non-streamed answer and longest stream line, default 32 MiB), `pool_size`
-    (keep-alive connections kept, default 1000).
+    `total_timeout` (s for a whole non-streamed answer or a stream's first event, counted from
+    when the request was sent: every wait until then ends by it; default 600),
+    `max_response_bytes` (largest non-streamed answer and longest stream line, default
+    32 MiB), `pool_size` (keep-alive connections kept, default 1000).
     """
 
     def __init__(self, name: str, base_url: str, options: Mapping[str, Any]) -> None:
@@ -78,18 +80,25 @@ class UpstreamHTTP:
         stream: bool = False,
         params: Mapping[str, str] | None = None,
         timeout: tuple[float, float] | None = None,
+        total: float | None = None,
     ) -> requests.Response:
         """Send one request; connection failures → 502 and timeouts → 504 (both retryable).
 
         `path` is appended to `base_url` unless it is a full URL (precomputed by the caller).
-        Without `stream` the body is read here, within `total_timeout` and
-        `max_response_bytes`; `response.content` then holds it.
+        The headers are waited for `total` seconds at most (default `total_timeout`). Without
+        `stream` the body is read here, within `total` and `max_response_bytes`;
+        `response.content` then holds it.
         """
         url = path if path.startswith(("http://", "https://")) else self.base_url + path
+        connect, read = timeout or self.timeout
+        total = self.total_timeout if total is None else total
+        # The headers are part of the answer (and come before a stream's first event): their
+        # wait ends by the total deadline too.
+        wait = (connect, max(min(read, total), deadlines.MIN_WAIT))
         try:
             # Always streamed, so that requests never reads an unbounded body on its own.
             if self.sender.can_send(data, json_body, params):
-                response = self.sender.send(method, url, data, headers, timeout or self.timeout)
+                response = self.sender.send(method, url, data, headers, wait)
             else:
                 response = self.session.request(
                     method,
@@ -99,19 +108,25 @@ class UpstreamHTTP:
                     headers=headers,
                     params=params,
                     stream=True,
-                    timeout=timeout or self.timeout,
+                    timeout=wait,
                     allow_redirects=False,
                 )
         except requests.RequestException as exc:
+            if total < read and isinstance(exc, requests.ReadTimeout):
+                raise deadlines.late(self.name, total, stream) from exc
             raise transport_error(self.name, exc) from exc
         if not stream:
             try:
-                body = self.read_body(response)
+                body = self.read_body(response, total, read)
             finally:
                 response.close()
             # requests' own cache of a read body, so `.content` and `.json()` work as usual.
             response._content = body
-        elif response.request is not None and response.request.body:
+            return response
+        if total < read:
+            # Events wait `read_timeout` again; a reader with a deadline uses `wait_until`.
+            deadlines.set_wait(deadlines.socket_of(response), read)
+        if response.request is not None and response.request.body:
             response.request = without_body(response.request)
         return response
 
@@ -130,10 +145,8 @@ class UpstreamHTTP:
         (a stall, pings, more data) it is closed: unread body must never meet the next request.
         """
         raw = response.raw
-        sock = getattr(getattr(raw, "connection", None), "sock", None)
-        if sock is not None:
-            # Instead of `read_timeout`; urllib3 sets it again before the next request.
-            sock.settimeout(FINISH_SECONDS)
+        # Instead of `read_timeout`; urllib3 sets it again before the next request.
+        deadlines.set_wait(deadlines.socket_of(response), FINISH_SECONDS)
         wire = getattr(raw, "_fp", None)
         try:
             if isinstance(wire, http.client.HTTPResponse) and _identity(raw):
@@ -150,49 +163,70 @@ class UpstreamHTTP:
             response.close()
 
     def peek(self, response: requests.Response) -> bytes:
-        """The first bytes of a streamed body, left for the reads that follow (waited for)."""
+        """The first bytes of a streamed body, left for the reads that follow (waited for, until
+        the deadline of the stream's first event at the latest)."""
         # Empty for an empty body, or one whose content coding hides them.
         raw = response.raw
         wire = getattr(raw, "_fp", None)
         # A body of declared length 0 would be waited on until the read timeout.
         if not isinstance(wire, http.client.HTTPResponse) or not _identity(raw) or wire.length == 0:
             return b""
+        bounded = self.wait_until(response, self.deadline(response))
         try:
             first = wire.peek(1)
         except (http.client.HTTPException, OSError) as exc:
             response.close()  # a failed connection must not serve again
+            if bounded and isinstance(exc, TimeoutError):
+                raise deadlines.late(self.name, self.total_timeout, stream=True) from exc
             raise transport_error(self.name, exc, started=True) from exc
+        if bounded:
+            self.wait_until(response, None)
         return first if wire.length is None else first[: wire.length]
 
-    def deadline(self, response: requests.Response) -> float:
+    def deadline(self, response: requests.Response, total: float | None = None) -> float:
         """When `response`'s whole answer, or a stream's first event, is due (a monotonic time):
-        `total_timeout` after the request was sent (`elapsed` is the wait for the headers)."""
-        return time.monotonic() - response.elapsed.total_seconds() + self.total_timeout
+        `total` (default `total_timeout`) after the request was sent."""
+        return deadlines.due(response, self.total_timeout if total is None else total)
 
-    def read_body(self, response: requests.Response) -> bytes:
-        """The whole body of a (streamed) response, within `total_timeout` and
+    def wait_until(self, response: requests.Response, deadline: float | None) -> bool:
+        """Make the next read of `response` wait until `deadline` at the latest (with None:
+        `read_timeout` again); True when the deadline, not `read_timeout`, ends that wait."""
+        return deadlines.wait_until(response, deadline, self.timeout[1])
+
+    def read_body(
+        self, response: requests.Response, total: float | None = None, read: float | None = None
+    ) -> bytes:
+        """The whole body of a (streamed) response, within `total` seconds of the request
+        (default `total_timeout`), `read` between bytes (default `read_timeout`) and
         `max_response_bytes`; read errors become APIErrors."""
         if response._content is not False:
             return response.content  # already read
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > self.max_response_bytes:
             raise self._too_large()
-        deadline = self.deadline(response)
+        total = self.total_timeout if total is None else total
+        read = self.timeout[1] if read is None else read
+        deadline = self.deadline(response, total)
         parts: list[bytes] = []
         size = 0
-        for chunk in self._reads(response):
+        reads = self._reads(response)
+        while True:
+            # `read_timeout` alone would let an upstream that stalls mid-body wait it out.
+            bounded = deadlines.wait_until(response, deadline, read)
+            try:
+                chunk = next(reads, None)
+            except UpstreamTimeoutError as exc:
+                if bounded:
+                    raise deadlines.late(self.name, total, stream=False) from exc
+                raise
+            if chunk is None:
+                return b"".join(parts)
             size += len(chunk)
             if size > self.max_response_bytes:
                 raise self._too_large()
             if time.monotonic() > deadline:
-                log.warning("upstream %s failed: total timeout", self.name)
-                raise UpstreamTimeoutError(
-                    f"Upstream `{self.name}` did not send its whole answer within "
-                    f"{self.total_timeout:g} seconds.",
-                    retryable=True,
-                )
+                raise deadlines.late(self.name, total, stream=False)
             parts.append(chunk)
-        return b"".join(parts)
 
     def _reads(self, response: requests.Response, line_limit: int | None = None) -> Iterator[bytes]:
         """Each read of the body as it returns, at most `_READ_SIZE` bytes; with `line_limit`,

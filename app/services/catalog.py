@@ -6,17 +6,21 @@ upstream id, when that id matches the pattern and the models file resolves it to
 backend and upstream model (an exact entry or an earlier pattern may claim it first).
 
 `GET /v1/models/{id}` also answers any id a pattern routes (listed or not), under the pattern
-entry's `created` and backend, since requests for that id are served.
+entry's `created` and backend, since requests for that id are served; only that backend's list
+is consulted for it. A backend's public ids are worked out once per list it fetches.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import logging
+import weakref
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from app import gateway
+from app.backends.base import Backend
 from app.errors import APIError, ModelNotFoundError
 from app.routing import ModelEntry, ModelRegistry
 
@@ -26,6 +30,22 @@ log = logging.getLogger(__name__)
 def model_object(model_id: str, created: int, owned_by: str) -> dict[str, Any]:
     """An OpenAI `model` object."""
     return {"id": model_id, "object": "model", "created": created, "owned_by": owned_by}
+
+
+@dataclass(frozen=True)
+class _Discovered:
+    """One backend's discovered models under their public ids, built from one fetched list."""
+
+    registry: ModelRegistry
+    # The list they were built from: a backend hands out a new list when it fetches again.
+    upstream: list[dict[str, Any]]
+    objects: list[dict[str, Any]]
+    by_id: dict[str, dict[str, Any]]
+
+
+_NOTHING = _Discovered(ModelRegistry([]), [], [], {})
+# Per backend instance, so that apps (and their registries) never share an entry.
+_built: weakref.WeakKeyDictionary[Backend, _Discovered] = weakref.WeakKeyDictionary()
 
 
 def listed_models() -> list[dict[str, Any]]:
@@ -46,31 +66,61 @@ def find_model(model_id: str) -> dict[str, Any]:
     entry = registry.entry_for(model_id)
     if not entry.is_pattern:
         return model_object(entry.id, entry.created, entry.backend)
-    # Only a pattern can route a discovered id; the upstream's own details are the better answer.
-    for obj in discovered_models(registry):
-        if obj["id"] == model_id:
-            return obj
+    # Only a pattern can route a discovered id, and only to its own backend: no other
+    # backend's listing can hold it, so a slow or failing one must not delay this answer.
+    found = _discovered(registry, entry.backend).by_id.get(model_id)
+    if found is not None:
+        return dict(found)
     # Requests for any id the pattern matches are served, so retrieving one must not 404.
     return model_object(model_id, entry.created, entry.backend)
 
 
 def discovered_models(registry: ModelRegistry) -> Iterator[dict[str, Any]]:
-    """Model objects for the upstream models of every backend that reports some."""
-    for name, backend in gateway.backends().instances.items():
-        patterns = [e for e in registry.patterns if e.backend == name and not e.upstream_model]
-        if not patterns:
-            continue  # nothing would route a discovered id to this backend
-        try:
-            upstream_models = backend.list_models()
-        except APIError as exc:
-            log.warning("backend %s: model listing failed (%s %s)", name, exc.status, exc.message)
+    """Model objects for every backend's upstream models (shared between requests: read-only)."""
+    for name in gateway.backends().instances:
+        yield from _discovered(registry, name).objects
+
+
+def _discovered(registry: ModelRegistry, name: str) -> _Discovered:
+    """Backend `name`'s discovered models, mapped to public ids once per list it fetches."""
+    patterns = [e for e in registry.patterns if e.backend == name and not e.upstream_model]
+    if not patterns:
+        return _NOTHING  # nothing would route a discovered id to this backend
+    backend = gateway.backends()[name]
+    try:
+        upstream_models = backend.list_models()
+    except APIError as exc:
+        log.warning("backend %s: model listing failed (%s %s)", name, exc.status, exc.message)
+        return _NOTHING
+    built = _built.get(backend)
+    # Mapping every upstream id (fnmatch and a full resolve each) on every request would
+    # cost a large listing's whole CPU time per request and stall the worker's other streams.
+    if built is None or built.upstream is not upstream_models or built.registry is not registry:
+        built = _build(registry, name, patterns, upstream_models)
+        _built[backend] = built
+    return built
+
+
+def _build(
+    registry: ModelRegistry,
+    name: str,
+    patterns: list[ModelEntry],
+    upstream_models: list[dict[str, Any]],
+) -> _Discovered:
+    """The public model objects of `upstream_models`, in their order, and an index by id."""
+    objects: list[dict[str, Any]] = []
+    by_id: dict[str, dict[str, Any]] = {}
+    for model in upstream_models:
+        upstream_id = model.get("id")
+        if not isinstance(upstream_id, str):
             continue
-        for model in upstream_models:
-            upstream_id = model.get("id")
-            entry, public_id = _public_id(registry, name, patterns, str(upstream_id))
-            if entry is None or not isinstance(upstream_id, str):
-                continue
-            yield _discovered_object(model, public_id, entry, name)
+        entry, public_id = _public_id(registry, name, patterns, upstream_id)
+        if entry is None:
+            continue
+        obj = _discovered_object(model, public_id, entry, name)
+        objects.append(obj)
+        by_id.setdefault(public_id, obj)
+    return _Discovered(registry, upstream_models, objects, by_id)
 
 
 def _discovered_object(

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from flask import current_app, g
+from flask import current_app, g, request
 
-from app import gateway, metrics, observe
+from app import client_watch, gateway, metrics, observe
 from app.backends import Call, Result, Stream
 from app.errors import APIError, ModelNotFoundError
 from app.routing import Route
@@ -111,15 +111,21 @@ def dispatch(operation: str, body: dict[str, Any]) -> Answer:
     A retryable failure (connection error, timeout, 429, 5xx) before the first byte is retried
     `retries` times with exponential backoff and jitter, then each fallback model is tried in
     order with its own `retries`. Any other error reaches the client at once. Every failed
-    attempt is counted in the metrics, rescued or not.
+    attempt is counted in the metrics, rescued or not. A client that leaves meanwhile ends
+    the request at once (app.client_watch): no further attempt is made for nobody.
     """
     settings = current_app.config
     base = float(settings.get("RETRY_BACKOFF_BASE", 0.25))
     cap = float(settings.get("RETRY_BACKOFF_MAX", 8.0))
-    request_id = g.get("request_id", "-")
     exchange = observe.current()
     if exchange is not None:
         exchange.model = body.get("model")
+    with client_watch.upstream_wait(request.environ):
+        return _first_answer(operation, body, base, cap)
+
+
+def _first_answer(operation: str, body: dict[str, Any], base: float, cap: float) -> Answer:
+    request_id = g.get("request_id", "-")
     error: APIError | None = None
     for route in routes_for(body["model"], operation):
         for attempt in range(route.retries + 1):

@@ -12,6 +12,7 @@ from flask import Response, g
 
 from app import observe, shutdown
 from app.backends import Stream
+from app.client_watch import ClientGone, ClientWatch
 from app.errors import APIError
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,8 @@ class EventStream:
     status line is already sent) becomes one `data: {"error": ...}` event that ends the stream,
     without `[DONE]`. The backend's Stream is closed exactly once: at the end, after an error,
     or when the server closes the body because the client went away, even before the first
-    event was pulled (a generator that never started would skip its `finally`).
+    event was pulled (a generator that never started would skip its `finally`). A client
+    that leaves while the stream waits for its next event ends it at once (`watch`).
     """
 
     def __init__(
@@ -56,6 +58,8 @@ class EventStream:
         self.response: Response | None = None
         # True once the WSGI server holds this body, and so will close it.
         self.sent = False
+        # The client's connection, watched while the next event is awaited (app.client_watch).
+        self.watch: ClientWatch | None = None
         self._closed = False
         self._closing = False
         self._events = self._generate()
@@ -84,12 +88,20 @@ class EventStream:
         exchange = self.exchange
         drain = self.drain
         events = iter(self.stream.events)
+        watch = self.watch
         try:
             while True:
+                if watch is not None:
+                    watch.arm()
                 try:
                     event = next(events) if drain is None else drain.next_event(events, exchange)
                 except StopIteration:
                     break
+                finally:
+                    if watch is not None:
+                        # Not while the event is written (a write to a client that left
+                        # fails alone), nor after: only the wait for the next event is cut.
+                        watch.armed = False
                 if isinstance(event, bytes):
                     yield event
                 else:
@@ -101,6 +113,9 @@ class EventStream:
             self.finished = True
             if self.stream.append_done:
                 yield DONE
+        except ClientGone:
+            # Nobody reads an error event; the upstream is closed below, at once.
+            pass
         except APIError as exc:
             self.finished = True
             if exchange is not None:
@@ -125,6 +140,8 @@ class EventStream:
             self._release()
 
     def _release(self) -> None:
+        if self.watch is not None:
+            self.watch.close()
         if self._closed:
             return
         self._closed = True
@@ -148,6 +165,7 @@ class EventStreamResponse(Response):
         body = self.response
         if isinstance(body, EventStream) and environ.get("REQUEST_METHOD") != "HEAD":
             body.response = self
+            body.watch = ClientWatch.of(environ)
             return body
         return super().get_app_iter(environ)
 

@@ -176,7 +176,7 @@ def test_fault(gateway, faulty_upstream, fault, secret_scan):
 
 
 def test_repeated_rounds_hold_no_more_connections_or_fds(gateway, faulty_upstream, secret_scan):
-    slow = ("hang", "stall", "drip", "slow", "huge")
+    slow = ("hang", "stall", "silent", "drip", "slow", "huge")
     # The HTML and plain-text error pages take the path of the JSON errors: left out for speed.
     quick = [f for f in ALL_FAULTS if f not in slow and not f.endswith(("_html", "_text"))]
 

@@ -2,13 +2,21 @@
 
 `POST /v1/chat/completions` streams one content chunk every `DELAY` seconds until the reader goes
 away (or `LIMIT` chunks). Streams are named by the request's `user` field; `GET /streams/<name>`
-answers `{"state": "open" | "closed" | "unknown", "sent": n}`, so a test can see that the
-gateway in front dropped the upstream connection when its own client did.
+answers `{"state": "open" | "closed" | "unknown", "sent": n, "requests": n}`, so a test can see
+that the gateway in front dropped the upstream connection when its own client did.
+
+A quiet upstream, as a model thinking: `pause_before` (seconds before anything is sent, also
+for `"stream": false`, which then answers one chat.completion) and `pause_between` (seconds
+between chunks after the first) are waited out while the connection is watched, so that a
+gateway closing it during the silence is seen at once. `status` answers that error status
+(with `Retry-After: 2`) instead.
 """
 
 from __future__ import annotations
 
 import json
+import select
+import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -32,12 +40,28 @@ def _event(name: str, model: str, delta: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(chunk).encode() + b"\n\n"
 
 
-def _generate(name: str, model: str) -> Iterator[bytes]:
+def _quiet(sock: Any, seconds: float) -> bool:
+    """Wait `seconds` (cooperatively); False as soon as the peer closes the connection."""
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        if sock is None:
+            time.sleep(left)
+            break
+        readable, _, _ = select.select([sock], [], [], min(left, 0.05))
+        if readable and not sock.recv(1, socket.MSG_PEEK):
+            return False
+    return True
+
+
+def _generate(name: str, model: str, sock: Any, before: float, between: float) -> Iterator[bytes]:
     record = _streams[name]
     try:
+        if not _quiet(sock, before):
+            return
         yield _event(name, model, {"role": "assistant", "content": ""})
         for i in range(LIMIT):
-            time.sleep(DELAY)
+            if not _quiet(sock, between):
+                return
             yield _event(name, model, {"content": f" word{i}"})
             record["sent"] = i + 1
     finally:
@@ -48,11 +72,49 @@ def _generate(name: str, model: str) -> Iterator[bytes]:
 
 @app.post("/v1/chat/completions")
 def chat() -> Response:
-    """An endless chat stream named by `user`."""
+    """An endless chat stream named by `user` (or a late answer, or an error)."""
     body = request.get_json()
     name = str(body.get("user") or "anonymous")
-    _streams[name] = {"state": "open", "sent": 0}
-    return Response(_generate(name, body["model"]), mimetype="text/event-stream")
+    requests = _streams.get(name, {}).get("requests", 0) + 1
+    _streams[name] = {"state": "open", "sent": 0, "requests": requests}
+    if body.get("status"):
+        _streams[name]["state"] = "closed"
+        error = {"message": "Slow down.", "type": "requests", "param": None, "code": None}
+        return Response(
+            json.dumps({"error": error}),
+            status=int(body["status"]),
+            mimetype="application/json",
+            headers={"Retry-After": "2"},
+        )
+    sock = request.environ.get("gunicorn.socket")
+    before = float(body.get("pause_before", 0))
+    between = float(body.get("pause_between", DELAY))
+    if not body.get("stream"):
+        answer = _late_answer(name, body["model"], sock, before)
+        return Response(answer, mimetype="application/json")
+    return Response(
+        _generate(name, body["model"], sock, before, between), mimetype="text/event-stream"
+    )
+
+
+def _late_answer(name: str, model: str, sock: Any, before: float) -> Iterator[bytes]:
+    try:
+        if not _quiet(sock, before):
+            return
+        message = {"role": "assistant", "content": "late", "refusal": None}
+        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}
+        answer = {
+            "id": f"chatcmpl-{name}",
+            "object": "chat.completion",
+            "created": 1700000000,
+            "model": model,
+            "choices": [choice],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        }
+        yield json.dumps(answer).encode()
+    finally:
+        _streams[name]["state"] = "closed"
+        _streams[name]["closed_at"] = time.time()
 
 
 @app.get("/streams/<name>")

@@ -156,6 +156,16 @@ class Fault:
         hold(conn)
         return False
 
+    def silent(self, conn: socket.socket) -> bool:
+        """The headers, then silence: not a byte of the body, no first event of a stream."""
+        if self.stream:
+            conn.sendall(head(200, bodies.SSE_HEADERS))
+        else:
+            length = str(len(self.wire.completion(self.model)))
+            conn.sendall(head(200, {"Content-Type": "application/json", "Content-Length": length}))
+        hold(conn)
+        return False
+
     def drip(self, conn: socket.socket) -> bool:
         """The answer one byte every DRIP_DELAY."""
         if not self.stream:

@@ -110,6 +110,7 @@ FAULTS = (
     "cut_mid_event",
     "no_done",
     "stall",
+    "silent",
     "drip",
     "huge",
     "bad_utf8",

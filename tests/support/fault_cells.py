@@ -65,6 +65,7 @@ _BASE: dict[str, tuple[Outcome, Outcome]] = {
     "cut_mid_event": (Error(502, True), STREAM_ERROR),
     "no_done": (OK, STREAM_ERROR),
     "stall": (Error(504, True), STREAM_ERROR),
+    "silent": (Error(504, True), Error(504, True)),
     "drip": (Error(504, True), Error(504, True)),
     "huge": (Error(502, False), Error(502, False)),
     "error_event": (Error(502, True), STREAM_ERROR),

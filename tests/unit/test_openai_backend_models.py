@@ -9,7 +9,8 @@ import pytest
 import requests
 import responses
 
-from app.backends.openai import discovery
+from app.backends import discovery
+from app.services import catalog
 from tests.support.openai_checks import check_error, check_model, check_model_list
 from tests.support.openai_upstream import (
     CHAT_URL,
@@ -37,23 +38,6 @@ UPSTREAM_MODELS = {
         "not an object",
     ],
 }
-
-
-class Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    fake = Clock()
-    monkeypatch.setattr(discovery.time, "monotonic", fake.monotonic)
-    return fake
 
 
 @pytest.fixture
@@ -195,3 +179,71 @@ def test_listing_failures_never_log_the_key(client, upstream, caplog):
     listed_ids(client)
     assert "model listing failed" in caplog.text
     assert SERVER_KEY not in caplog.text
+
+
+OTHER_MODELS_URL = "http://other.test/v1/models"
+
+
+def test_retrieve_asks_only_the_backend_its_pattern_routes_to(monkeypatch, upstream, clock):
+    other = {"type": "openai", "base_url": "http://other.test/v1", "discover_models": True}
+    models = [*MODELS, {"id": "other/*", "backend": "other", "strip_prefix": "other/"}]
+    app = make_app(
+        monkeypatch,
+        backend={"discover_models": True, "discover_ttl": 60},
+        models=models,
+        backends={"mock": {"type": "mock"}, "other": other},
+    )
+    client = app.test_client()
+    upstream.get(MODELS_URL, json=UPSTREAM_MODELS)
+    upstream.get(OTHER_MODELS_URL, body=requests.ReadTimeout("never answers"))
+    assert client.get("/v1/models/gw").get_json()["created"] == 1
+    assert len(upstream.calls) == 0  # an exact id needs no listing at all
+    found = client.get("/v1/models/local/llama3:latest").get_json()
+    assert found["owned_by"] == "library"
+    assert client.get("/v1/models/local/absent").get_json()["owned_by"] == "up"
+    # Even after the listing is due again, a retrieve never waits on the unrelated backend.
+    clock.now += 61
+    assert client.get("/v1/models/local/qwen2.5").status_code == 200
+    upstream.assert_call_count(MODELS_URL, 2)
+    upstream.assert_call_count(OTHER_MODELS_URL, 0)
+
+
+def test_public_ids_are_worked_out_once_per_fetched_list(monkeypatch, client, upstream, clock):
+    mapped: list[str] = []
+    public_id = catalog._public_id
+
+    def counting(registry, backend, patterns, upstream_id):
+        mapped.append(upstream_id)
+        return public_id(registry, backend, patterns, upstream_id)
+
+    monkeypatch.setattr(catalog, "_public_id", counting)
+    upstream.get(MODELS_URL, json=UPSTREAM_MODELS)
+    first = listed_ids(client)
+    assert mapped == ["llama3:latest", "qwen2.5", "claimed-model"]
+    assert listed_ids(client) == first
+    assert client.get("/v1/models/local/qwen2.5").get_json()["owned_by"] == "up"
+    assert client.get("/v1/models/local/absent").status_code == 200
+    assert len(mapped) == 3  # the same list again: no per-model work
+    clock.now += 61
+    upstream.replace(responses.GET, MODELS_URL, json={"object": "list", "data": [{"id": "new"}]})
+    assert listed_ids(client) == ["gw", "local/new"]
+    assert mapped[3:] == ["new"]
+
+
+def test_a_listing_keeps_at_most_max_models(caplog):
+    listing = [{"id": f"m{i}"} for i in range(discovery.MAX_MODELS + 1)]
+    cache = discovery.ModelListCache("big", lambda: listing, ttl=60)
+    kept = cache.get()
+    assert discovery.MAX_MODELS == 10_000
+    assert [m["id"] for m in kept] == [m["id"] for m in listing[: discovery.MAX_MODELS]]
+    assert "backend big: the upstream lists 10001 models" in caplog.text
+
+
+def test_models_past_the_cap_are_not_listed(monkeypatch, upstream, clock, caplog):
+    monkeypatch.setattr(discovery, "MAX_MODELS", 2)
+    client = make_client(monkeypatch, models=[{"id": "*", "backend": "up"}])
+    upstream.get(MODELS_URL, json=UPSTREAM_MODELS)
+    assert listed_ids(client) == ["llama3:latest", "qwen2.5"]
+    assert "backend up: the upstream lists 3 models; only the first 2 are listed" in caplog.text
+    # Still routed by `*`, so still retrievable, with the pattern entry's details.
+    assert client.get("/v1/models/claimed-model").get_json()["owned_by"] == "up"

@@ -14,6 +14,7 @@ from app.backends.anthropic.response import chat_completion
 from app.backends.anthropic.stops import cut_message, split_stops
 from app.backends.anthropic.stream import StreamTranslator
 from app.backends.base import Backend, Call, Result, Stream, missing_key_error
+from app.backends.discovery import LIST_TIMEOUT, ModelListCache, ttl_option
 from app.backends.http import UpstreamHTTP
 from app.errors import UpstreamError
 from config import secret_from_env
@@ -29,7 +30,8 @@ class AnthropicBackend(Backend):
     Options: `api_key_env` (env var holding the key, default ANTHROPIC_API_KEY), `base_url`
     (default https://api.anthropic.com), `anthropic_version` (default 2023-06-01), `beta`
     (list of `anthropic-beta` flags), `default_max_tokens` (sent when the client gives no
-    limit, default 4096), plus the connection options of `UpstreamHTTP`.
+    limit, default 4096), `discover_ttl` (s the model list is kept, default 300), plus the
+    connection options of `UpstreamHTTP`.
     """
 
     def __init__(self, name: str, options: Mapping[str, Any], settings: Mapping[str, Any]) -> None:
@@ -44,6 +46,8 @@ class AnthropicBackend(Backend):
             raise ValueError(f"backend `{name}`: default_max_tokens must be at least 1")
         base_url = str(self.options.get("base_url") or DEFAULT_BASE_URL)
         self.http = UpstreamHTTP(name, base_url, self.options)
+        # `/v1/models` asks on every call: one listing per TTL, not a round trip per call.
+        self.discovery = ModelListCache(name, self._fetch_models, ttl_option(name, self.options))
 
     def _headers(self) -> dict[str, str]:
         if not self.api_key:
@@ -98,8 +102,12 @@ class AnthropicBackend(Backend):
         return data
 
     def list_models(self) -> list[dict[str, Any]]:
-        """The models `GET /v1/models` reports, as OpenAI model objects."""
-        data = self._json(self._send("GET", "/v1/models", params={"limit": "1000"}))
+        """The models `GET /v1/models` reports, as OpenAI model objects (cached)."""
+        return self.discovery.get()
+
+    def _fetch_models(self) -> list[dict[str, Any]]:
+        total = min(self.http.total_timeout, LIST_TIMEOUT)
+        data = self._json(self._send("GET", "/v1/models", params={"limit": "1000"}, total=total))
         return [
             {
                 "id": item["id"],

@@ -12,6 +12,7 @@ from urllib.parse import quote
 import requests
 
 from app.backends.base import Backend, Call, Result, Stream, missing_key_error
+from app.backends.discovery import LIST_TIMEOUT, ModelListCache, ttl_option
 from app.backends.gemini import embeddings
 from app.backends.gemini.errors import response_error
 from app.backends.gemini.request import RequestOptions, build_request
@@ -39,8 +40,9 @@ class GeminiBackend(Backend):
     endpoint), `schema_mode` (`openapi`: schemas reduced to Gemini's Schema subset, the
     default; `json`: sent as JSON Schema in `parametersJsonSchema` / `responseJsonSchema`),
     `generation_config` (defaults merged under each request's settings), `safety_settings`,
-    `thought_signature_placeholder` (default: on for `gemini-3*` models), the image options of
-    `ImagePolicy`, and the connection options of `UpstreamHTTP`.
+    `thought_signature_placeholder` (default: on for `gemini-3*` models), `discover_ttl` (s the
+    model list is kept, default 300), the image options of `ImagePolicy`, and the connection
+    options of `UpstreamHTTP`.
     """
 
     def __init__(self, name: str, options: Mapping[str, Any], settings: Mapping[str, Any]) -> None:
@@ -61,6 +63,8 @@ class GeminiBackend(Backend):
         self.signatures = ThoughtSignatures()
         base_url = str(self.options.get("base_url") or DEFAULT_BASE_URL)
         self.http = UpstreamHTTP(name, base_url, self.options)
+        # `/v1/models` asks on every call: one listing per TTL, not a round trip per call.
+        self.discovery = ModelListCache(name, self._fetch_models, ttl_option(name, self.options))
 
     def chat(self, call: Call) -> Result:
         """A chat completion (or a stream of chunks) from generateContent."""
@@ -100,9 +104,20 @@ class GeminiBackend(Backend):
         return embeddings.embedding_list(call, texts, vectors)
 
     def list_models(self) -> list[dict[str, Any]]:
-        """The models the key can use, as reported by `GET /models`."""
+        """The models the key can use, as reported by `GET /models` (cached; none on failure)."""
+        return self.discovery.get()
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self.http.close()
+
+    def _fetch_models(self) -> list[dict[str, Any]]:
         response = self.http.request(
-            "GET", "/models", headers=self._headers(), params={"pageSize": "1000"}
+            "GET",
+            "/models",
+            headers=self._headers(),
+            params={"pageSize": "1000"},
+            total=min(self.http.total_timeout, LIST_TIMEOUT),
         )
         if response.status_code != 200:
             raise response_error(response, self.name, self.api_key)
@@ -117,10 +132,6 @@ class GeminiBackend(Backend):
             for m in payload.get("models") or []
             if isinstance(m, dict) and m.get("name")
         ]
-
-    def close(self) -> None:
-        """Close pooled connections."""
-        self.http.close()
 
     def _options_for(self, model: str) -> RequestOptions:
         """Request options; Gemini 3 needs a placeholder for signatures the gateway lost."""

@@ -11,6 +11,7 @@ from typing import Any, cast
 
 import requests
 
+from app.backends import discovery
 from app.backends.base import Backend, Call, ExactJSON, Result, Stream
 from app.backends.http import UpstreamHTTP
 from app.backends.openai.discovery import ModelListCache, model_objects
@@ -50,8 +51,6 @@ _REQUIRED = {"chat": "choices", "completion": "choices", "embeddings": "data"}
 _JSON = {"Content-Type": "application/json"}
 # Compressed event streams can sit in an upstream's compressor buffer: ask for none.
 _SSE = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
-# Upper bound (s) for waiting on a model listing, whatever `read_timeout` says.
-_LIST_READ_TIMEOUT = 10.0
 
 
 class OpenAIBackend(Backend):
@@ -75,7 +74,7 @@ class OpenAIBackend(Backend):
             self.http.session.headers["Authorization"] = f"Bearer {self.key}"
         self.discovery: ModelListCache | None = None
         if self.options.get("discover_models"):
-            ttl = float(self.options.get("discover_ttl", 300))
+            ttl = discovery.ttl_option(name, self.options)
             self.discovery = ModelListCache(name, self._fetch_models, ttl)
 
     def chat(self, call: Call) -> Result:
@@ -196,12 +195,13 @@ class OpenAIBackend(Backend):
             self.http.deadline(response),
             functools.partial(self.http.finish, response),
             record,
+            functools.partial(self.http.wait_until, response),
         )
         return stream
 
     def _fetch_models(self) -> list[dict[str, Any]]:
-        timeout = (self.http.timeout[0], min(self.http.timeout[1], _LIST_READ_TIMEOUT))
-        response = self.http.request("GET", self.urls["models"], timeout=timeout)
+        total = min(self.http.total_timeout, discovery.LIST_TIMEOUT)
+        response = self.http.request("GET", self.urls["models"], total=total)
         if response.status_code != 200:
             raise self._failure(response, (self.key,))
         try:

@@ -11,6 +11,7 @@ from typing import Any
 
 from app.backends.openai.usage import UsageCounter, compact, json_object, report_usage
 from app.backends.sse import RawSSEDecoder, RawSSEEvent
+from app.backends.upstream_deadline import first_event_timeout
 from app.errors import APIError, UpstreamError, UpstreamTimeoutError
 
 DONE = b"data: [DONE]\n\n"
@@ -83,6 +84,7 @@ def relay(
     deadline: float | None = None,
     finish: Callable[[Iterator[bytes]], None] | None = None,
     on_usage: Callable[[dict[str, Any]], None] | None = None,
+    wait: Callable[[float | None], bool] | None = None,
 ) -> Iterator[bytes]:
     """Yield the complete upstream events of each read as SSE bytes, ending with `[DONE]`.
 
@@ -90,43 +92,57 @@ def relay(
     error event from the upstream (a top-level `error` that is set, or `"object": "error"`)
     raises the error it describes, an event that is not a JSON object an UpstreamError
     (invalid UTF-8 is replaced instead). Without a first event by `deadline` (a
-    `time.monotonic()` value) an UpstreamTimeoutError is raised. After `[DONE]`, `finish`
-    gets what is left of the reads (normally just the end of the body), to read it at once
-    or drop the connection (`UpstreamHTTP.finish`); without one it is left unread.
+    `time.monotonic()` value) an UpstreamTimeoutError is raised; `wait` (see
+    `UpstreamHTTP.wait_until`) gets the deadline before each read until then, so that a
+    silent upstream cannot make a read outlast it, and None after the first event. After
+    `[DONE]`, `finish` gets what is left of the reads (normally just the end of the body), to
+    read it at once or drop the connection (`UpstreamHTTP.finish`); without one it is left
+    unread.
     `on_usage` gets the usage of each event with a top-level `usage` object, and that of
     the chunk `counter` adds, before `[DONE]` is yielded.
     """
     decoder = RawSSEDecoder()
     reads = iter(chunks)
-    # One flat loop, run for every event of every stream; None marks the end of the body.
-    for chunk in itertools.chain(reads, (None,)):
-        if chunk is None:
-            events = decoder.flush()
+    # True while the deadline, not the read timeout, ends the wait for the next read.
+    bounded = deadline is not None and wait is not None and wait(deadline)
+    try:
+        # One flat loop, run for every event of every stream; None marks the end of the body.
+        for chunk in itertools.chain(reads, (None,)):
+            if chunk is None:
+                events = decoder.flush()
+            else:
+                events = decoder.feed(chunk)
+                if deadline is not None:
+                    # Only the first event has a deadline; a live stream may take its time.
+                    if events:
+                        deadline = None
+                        if wait is not None:
+                            wait(None)
+                    elif time.monotonic() > deadline:
+                        break  # no first event by the deadline (pings, a trickle)
+                    elif wait is not None:
+                        bounded = wait(deadline)
+            if events:
+                out, end, done = _encode(name, events, rewrite, on_error, counter, on_usage)
+                if out:
+                    yield out
+                if end is not None:
+                    raise end
+                if done:
+                    (finish or _leave)(reads)
+                    return
         else:
-            events = decoder.feed(chunk)
-            if deadline is not None:
-                # Only the first event has a deadline; a live stream may take its time.
-                if events:
-                    deadline = None
-                elif time.monotonic() > deadline:
-                    raise UpstreamTimeoutError(
-                        f"Upstream `{name}` did not send the first event of its stream in time.",
-                        retryable=True,
-                    )
-        if events:
-            out, end, done = _encode(name, events, rewrite, on_error, counter, on_usage)
-            if out:
-                yield out
-            if end is not None:
-                raise end
-            if done:
-                (finish or _leave)(reads)
-                return
-    raise UpstreamError(
-        f"Upstream `{name}` ended the stream before it was complete.",
-        code="upstream_stream_incomplete",
-        retryable=True,
-    )
+            raise UpstreamError(
+                f"Upstream `{name}` ended the stream before it was complete.",
+                code="upstream_stream_incomplete",
+                retryable=True,
+            )
+    except UpstreamTimeoutError as exc:
+        if deadline is None or not bounded:
+            raise
+        # The read the deadline cut short: the first event is late, not a stalled stream.
+        raise first_event_timeout(name) from exc
+    raise first_event_timeout(name)
 
 
 def _encode(

@@ -1,0 +1,141 @@
+"""A client that leaves while its request waits on a quiet upstream: the upstream is let go at once.
+
+The upstream (tests/fakes/endless_stream.py) watches its own connection while it is silent, so
+it sees the gateway close it during the silence, not at its next write.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import uuid
+
+import pytest
+import requests
+
+from tests.support.gateway_log import request_lines
+from tests.support.servers import start_gateway
+
+pytestmark = pytest.mark.slow
+
+KEY = "sk-gateway-disconnect-client"
+HI = [{"role": "user", "content": "Think hard"}]
+# Far longer than any wait below: an upstream still open after a few seconds was not let go.
+QUIET = 60
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory, endless):
+    """The gateway in front of the endless fake, plus the mock for pipelined requests."""
+    models = {
+        "backends": {
+            "endless": {"type": "openai", "base_url": f"{endless.url}/v1"},
+            "mock": {"type": "mock", "chunk_delay": 0.01},
+        },
+        "models": [
+            {"id": "endless", "backend": "endless"},
+            {"id": "endless-retried", "backend": "endless", "retries": 1},
+            {"id": "gpt-4o", "backend": "mock"},
+        ],
+    }
+    env = {"GATEWAY_API_KEYS": KEY, "GUNICORN_GRACEFUL_TIMEOUT": "2"}
+    server = start_gateway(tmp_path_factory.mktemp("disconnect"), models, env=env)
+    yield server
+    server.stop()
+
+
+def raw_request(body: dict) -> bytes:
+    """One HTTP/1.1 chat request, as bytes."""
+    data = json.dumps(body).encode()
+    head = (
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\n"
+        f"Authorization: Bearer {KEY}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(data)}\r\n\r\n"
+    )
+    return head.encode() + data
+
+
+def state(endless, name: str) -> dict:
+    return requests.get(f"{endless.url}/streams/{name}", timeout=5).json()
+
+
+def wait_for(check, seconds: float = 10.0) -> bool:
+    """Poll `check` until it is true or `seconds` passed (generous for a loaded machine)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def hang_up_during(gateway, endless, body: dict, read_until: bytes | None = None) -> str:
+    """Send `body` named by a fresh `user`, read up to `read_until`, close; the stream's name."""
+    name = f"quiet-{uuid.uuid4().hex[:8]}"
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as sock:
+        sock.sendall(raw_request({**body, "user": name}))
+        assert wait_for(lambda: state(endless, name)["state"] == "open")
+        received = b""
+        while read_until is not None and read_until not in received:
+            received += sock.recv(65536)
+    return name
+
+
+@pytest.mark.parametrize(
+    "quiet",
+    [
+        pytest.param({"stream": True, "pause_before": QUIET}, id="stream-before-first-event"),
+        pytest.param({"stream": True, "pause_between": QUIET}, id="stream-between-events"),
+        pytest.param({"stream": False, "pause_before": QUIET}, id="plain-answer"),
+    ],
+)
+def test_a_client_that_leaves_a_quiet_upstream_closes_it_at_once(gateway, endless, quiet):
+    body = {"model": "endless", "messages": HI, **quiet}
+    read_until = b"data:" if "pause_between" in quiet else None
+    name = hang_up_during(gateway, endless, body, read_until)
+    # Without the watch the upstream stays open for the whole silence (60 s).
+    assert wait_for(lambda: state(endless, name)["state"] == "closed")
+    assert state(endless, name)["sent"] == 0
+
+
+def test_no_retry_is_sent_for_a_client_that_left(gateway, endless):
+    body = {"model": "endless-retried", "messages": HI, "status": 429}
+    name = f"retry-{uuid.uuid4().hex[:8]}"
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as sock:
+        sock.sendall(raw_request({**body, "user": name}))
+        # The first attempt's 429 asks for a 2 s wait before the retry.
+        assert wait_for(lambda: state(endless, name).get("requests") == 1)
+    assert wait_for(lambda: any(line.get("status") == 499 for line in request_lines(gateway)))
+    time.sleep(3)  # past the Retry-After wait
+    assert state(endless, name)["requests"] == 1
+
+
+def test_a_pipelined_request_is_no_disconnect(gateway):
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Say hi"}]}
+    first, second = raw_request({**body, "stream": True}), raw_request(body)
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as sock:
+        # The second request is readable on the connection while the first one streams.
+        sock.sendall(first + second)
+        received = b""
+        while not complete_second_answer(received):
+            chunk = sock.recv(65536)
+            assert chunk, received
+            received += chunk
+    _, streamed, plain = received.split(b"HTTP/1.1 ")
+    assert streamed.startswith(b"200") and b"data: [DONE]" in streamed
+    assert plain.startswith(b"200")
+    assert json.loads(plain.partition(b"\r\n\r\n")[2])["object"] == "chat.completion"
+
+
+def complete_second_answer(received: bytes) -> bool:
+    """True once `received` holds a whole second (Content-Length) answer."""
+    parts = received.split(b"HTTP/1.1 ")
+    if len(parts) < 3:
+        return False
+    head, _, body = parts[2].partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value)
+    return False
