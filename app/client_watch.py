@@ -8,6 +8,8 @@ client's socket is watched meanwhile: when it becomes readable and a peek finds 
 bytes), `ClientGone` is thrown into the waiting greenlet, which closes the upstream connection
 as it unwinds. nginx treats a client's end of stream during a proxied request the same way.
 Bytes instead (a pipelined next request) end the watch; they are left for the server to read.
+Connections that gunicorn itself encrypts (TLS) are not watched: a peek sees records, not the
+end; behind a proxy that terminates TLS (nginx), the proxy's own connection is watched.
 """
 
 from __future__ import annotations
@@ -65,12 +67,14 @@ class ClientWatch:
     @classmethod
     def of(cls, environ: Mapping[str, Any]) -> ClientWatch | None:
         """A started watch of the request's client connection; None where it cannot be had
-        (no gevent, no socket from the server)."""
+        (no gevent, no socket from the server, TLS)."""
         sock = environ.get("gunicorn.socket")
         raw = getattr(sock, "_sock", None)  # gevent's socket wraps the OS socket
         monkey = sys.modules.get("gevent.monkey")
         if raw is None or not (monkey and monkey.is_module_patched("socket")):
             return None
+        if hasattr(sock, "do_handshake"):
+            return None  # TLS: the OS socket carries records
         try:
             fileno = raw.fileno()
         except OSError:
@@ -92,6 +96,14 @@ class ClientWatch:
             raise ClientGone()
         self._greenlet = greenlet.getcurrent()
         self.armed = True
+
+    def hang_up(self) -> None:
+        """End the connection now: a client that only half-closed it must not take the
+        stream cut short for a complete one (nor may the server's last chunk say so)."""
+        try:
+            self._raw.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already gone
 
     def close(self) -> None:
         """Stop watching (idempotent)."""

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from app.errors import APIError
+from app.errors import APIError, UpstreamError
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,13 @@ class ModelListCache:
                 exc.status,
                 exc.message,
             )
-            self._models = []
-            self._expires = now + min(self.ttl, FAILURE_TTL)
+            self._failed(now)
+            return
+        except Exception:
+            # A listing the backend could not make sense of must not turn `/v1/models` into
+            # a 500 on every call: logged, and tried again after FAILURE_TTL.
+            log.exception("backend %s: model listing failed; its models are not listed", self.name)
+            self._failed(now)
             return
         if len(models) > MAX_MODELS:
             log.warning(
@@ -69,6 +74,21 @@ class ModelListCache:
             models = models[:MAX_MODELS]
         self._models = models
         self._expires = now + self.ttl
+
+    def _failed(self, now: float) -> None:
+        self._models = []
+        self._expires = now + min(self.ttl, FAILURE_TTL)
+
+
+def listed_items(body: Mapping[str, Any], key: str, name: str) -> list[Any]:
+    """The `key` array of a listing's JSON body (absent or null: empty); anything else is an
+    UpstreamError."""
+    items = body.get(key)
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise UpstreamError(f"Upstream `{name}` sent a model list whose `{key}` is no array.")
+    return items
 
 
 def ttl_option(name: str, options: Mapping[str, Any]) -> float:

@@ -38,8 +38,9 @@ class UpstreamHTTP:
 
     Options (from the backend's entry in the models file): `base_url`, `headers`,
     `connect_timeout` (s, default 5), `read_timeout` (s between bytes, default 600),
-    `total_timeout` (s for a whole non-streamed answer or a stream's first event, counted from
-    when the request was sent: every wait until then ends by it; default 600),
+    `total_timeout` (s for the headers, a whole body read with `read_body` or a stream's first
+    event where its reader asks `wait_until`, counted from when the request started; default
+    600),
     `max_response_bytes` (largest non-streamed answer and longest stream line, default
     32 MiB), `pool_size` (keep-alive connections kept, default 1000).
     """
@@ -113,7 +114,7 @@ class UpstreamHTTP:
                 )
         except requests.RequestException as exc:
             if total < read and isinstance(exc, requests.ReadTimeout):
-                raise deadlines.late(self.name, total, stream) from exc
+                raise deadlines.late(self.name, total, stream, cause=exc) from exc
             raise transport_error(self.name, exc) from exc
         if not stream:
             try:
@@ -177,15 +178,18 @@ class UpstreamHTTP:
         except (http.client.HTTPException, OSError) as exc:
             response.close()  # a failed connection must not serve again
             if bounded and isinstance(exc, TimeoutError):
-                raise deadlines.late(self.name, self.total_timeout, stream=True) from exc
+                raise deadlines.late(self.name, self.total_timeout, stream=True, cause=exc) from exc
             raise transport_error(self.name, exc, started=True) from exc
+        except BaseException:
+            response.close()  # the wait was cut short (the client left): let the upstream go
+            raise
         if bounded:
             self.wait_until(response, None)
         return first if wire.length is None else first[: wire.length]
 
     def deadline(self, response: requests.Response, total: float | None = None) -> float:
         """When `response`'s whole answer, or a stream's first event, is due (a monotonic time):
-        `total` (default `total_timeout`) after the request was sent."""
+        `total` (default `total_timeout`) after the request started (connecting included)."""
         return deadlines.due(response, self.total_timeout if total is None else total)
 
     def wait_until(self, response: requests.Response, deadline: float | None) -> bool:
@@ -217,7 +221,7 @@ class UpstreamHTTP:
                 chunk = next(reads, None)
             except UpstreamTimeoutError as exc:
                 if bounded:
-                    raise deadlines.late(self.name, total, stream=False) from exc
+                    raise deadlines.late(self.name, total, stream=False, cause=exc) from exc
                 raise
             if chunk is None:
                 return b"".join(parts)

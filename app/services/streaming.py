@@ -115,7 +115,8 @@ class EventStream:
                 yield DONE
         except ClientGone:
             # Nobody reads an error event; the upstream is closed below, at once.
-            pass
+            if watch is not None:
+                watch.hang_up()
         except APIError as exc:
             self.finished = True
             if exchange is not None:

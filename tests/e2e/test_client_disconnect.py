@@ -31,7 +31,7 @@ def gateway(tmp_path_factory, endless):
     models = {
         "backends": {
             "endless": {"type": "openai", "base_url": f"{endless.url}/v1"},
-            "mock": {"type": "mock", "chunk_delay": 0.01},
+            "mock": {"type": "mock", "chunk_delay": 0.2},
         },
         "models": [
             {"id": "endless", "backend": "endless"},
@@ -87,6 +87,10 @@ def hang_up_during(gateway, endless, body: dict, read_until: bytes | None = None
     [
         pytest.param({"stream": True, "pause_before": QUIET}, id="stream-before-first-event"),
         pytest.param({"stream": True, "pause_between": QUIET}, id="stream-between-events"),
+        pytest.param(
+            {"stream": True, "pause_before": QUIET, "headers_first": True, "media": "text/plain"},
+            id="untyped-stream-before-its-first-bytes",
+        ),
         pytest.param({"stream": False, "pause_before": QUIET}, id="plain-answer"),
     ],
 )
@@ -113,11 +117,14 @@ def test_no_retry_is_sent_for_a_client_that_left(gateway, endless):
 
 def test_a_pipelined_request_is_no_disconnect(gateway):
     body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Say hi"}]}
-    first, second = raw_request({**body, "stream": True}), raw_request(body)
     with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as sock:
-        # The second request is readable on the connection while the first one streams.
-        sock.sendall(first + second)
+        sock.sendall(raw_request({**body, "stream": True}))
         received = b""
+        while b"data:" not in received:
+            received += sock.recv(65536)
+        # The next request arrives while the stream waits for its next event (0.2 s apart):
+        # readable bytes on the connection, which are no hang-up.
+        sock.sendall(raw_request(body))
         while not complete_second_answer(received):
             chunk = sock.recv(65536)
             assert chunk, received
@@ -126,6 +133,26 @@ def test_a_pipelined_request_is_no_disconnect(gateway):
     assert streamed.startswith(b"200") and b"data: [DONE]" in streamed
     assert plain.startswith(b"200")
     assert json.loads(plain.partition(b"\r\n\r\n")[2])["object"] == "chat.completion"
+
+
+def test_a_stream_cut_for_a_half_closed_client_does_not_end_as_complete(gateway, endless):
+    name = f"half-{uuid.uuid4().hex[:8]}"
+    body = {"model": "endless", "messages": HI, "stream": True, "pause_between": QUIET}
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as sock:
+        sock.sendall(raw_request({**body, "user": name}))
+        received = b""
+        while b"data:" not in received:
+            received += sock.recv(65536)
+        sock.shutdown(socket.SHUT_WR)  # done sending, still reading: gone, as nginx has it
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+        except ConnectionResetError:
+            pass
+    assert wait_for(lambda: state(endless, name)["state"] == "closed")
+    # No last chunk of the chunked body, no [DONE]: the client cannot take it as complete.
+    assert not received.endswith(b"0\r\n\r\n")
+    assert b"[DONE]" not in received
 
 
 def complete_second_answer(received: bytes) -> bool:

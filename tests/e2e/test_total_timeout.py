@@ -3,8 +3,8 @@
 An upstream silent before its headers (`hang`), mid-body (`stall`, non-stream) or after its
 headers (`silent`: before a stream's first event) is answered with a 504 by the deadline, far
 sooner than `read_timeout` (twenty times longer) would end the wait: the old behaviour waited
-for it. Every backend reads through the same waits; Gemini and Anthropic are checked where
-they share them (the headers, a non-streamed body).
+for it. So is an Anthropic stream that stalls after `message_start` (`stall`): the client has
+no chunk yet, since the role chunk waits for the first real one.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ CELLS = [
     *[("openai", "silent", stream) for stream in (False, True)],
     *[(provider, "hang", stream) for provider in ("gemini", "anthropic") for stream in (0, 1)],
     *[(provider, "stall", False) for provider in ("gemini", "anthropic")],
+    *[(provider, "silent", stream) for provider in ("gemini", "anthropic") for stream in (0, 1)],
+    ("anthropic", "stall", True),
 ]
 
 

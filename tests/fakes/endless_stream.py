@@ -8,7 +8,8 @@ that the gateway in front dropped the upstream connection when its own client di
 A quiet upstream, as a model thinking: `pause_before` (seconds before anything is sent, also
 for `"stream": false`, which then answers one chat.completion) and `pause_between` (seconds
 between chunks after the first) are waited out while the connection is watched, so that a
-gateway closing it during the silence is seen at once. `status` answers that error status
+gateway closing it during the silence is seen at once; `headers_first` sends the headers before
+`pause_before`, and `media` sets the stream's media type. `status` answers that error status
 (with `Retry-After: 2`) instead.
 """
 
@@ -53,9 +54,13 @@ def _quiet(sock: Any, seconds: float) -> bool:
     return True
 
 
-def _generate(name: str, model: str, sock: Any, before: float, between: float) -> Iterator[bytes]:
+def _generate(
+    name: str, model: str, sock: Any, before: float, between: float, headers_first: bool
+) -> Iterator[bytes]:
     record = _streams[name]
     try:
+        if headers_first:
+            yield b""  # gunicorn sends the headers with the first write, even an empty one
         if not _quiet(sock, before):
             return
         yield _event(name, model, {"role": "assistant", "content": ""})
@@ -92,9 +97,8 @@ def chat() -> Response:
     if not body.get("stream"):
         answer = _late_answer(name, body["model"], sock, before)
         return Response(answer, mimetype="application/json")
-    return Response(
-        _generate(name, body["model"], sock, before, between), mimetype="text/event-stream"
-    )
+    events = _generate(name, body["model"], sock, before, between, bool(body.get("headers_first")))
+    return Response(events, mimetype=body.get("media") or "text/event-stream")
 
 
 def _late_answer(name: str, model: str, sock: Any, before: float) -> Iterator[bytes]:

@@ -29,7 +29,7 @@ class Clock:
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    """The clock of the model-listing caches (app.backends.discovery), moved by hand."""
+    """`time.monotonic` for the whole test (the model-listing caches read it), moved by hand."""
     fake = Clock()
     monkeypatch.setattr(discovery.time, "monotonic", fake.monotonic)
     return fake

@@ -212,13 +212,28 @@ def test_pings_alone_past_the_deadline_are_a_timeout():
     assert caught.value.retryable
 
 
-def test_the_deadline_ends_with_the_first_event():
+def test_the_deadline_ends_with_the_first_chunk():
     translator = StreamTranslator("claude", "claude-3-haiku", include_usage=False)
     late = time.monotonic() + 0.05
 
     def reads():
-        yield sse(PING, TEXT_EVENTS[0])
-        time.sleep(0.1)  # past the deadline, but the stream is already live
-        yield sse(PING, *TEXT_EVENTS[1:])
+        yield sse(PING, *TEXT_EVENTS[:4])
+        time.sleep(0.1)  # past the deadline, but the client already has its first chunk
+        yield sse(PING, *TEXT_EVENTS[4:])
 
     assert content(list(translator.translate(reads(), deadline=late))) == "Héllo wörld 👋 — ok"
+
+
+def test_message_start_alone_does_not_meet_the_deadline():
+    # The role chunk waits for the first real one: the client has nothing yet.
+    translator = StreamTranslator("claude", "claude-3-haiku", include_usage=False)
+    late = time.monotonic() + 0.05
+
+    def reads():
+        yield sse(PING, *TEXT_EVENTS[:2])
+        time.sleep(0.1)
+        yield sse(PING)  # past the deadline, and still nothing for the client
+        yield sse(*TEXT_EVENTS[2:])
+
+    with pytest.raises(UpstreamTimeoutError, match="first event of its stream in time"):
+        list(translator.translate(reads(), deadline=late))

@@ -21,10 +21,10 @@ def own_hub() -> Iterator[None]:
 
 
 @pytest.fixture
-def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
-    """The server's end of a connection (the OS socket inside gevent's) and the client's."""
+def connection() -> Iterator[tuple[gevent.socket.socket, socket.socket]]:
+    """Both ends of a connection: the server's as gunicorn's gevent worker has it, the client's."""
     server, client = gevent.socket.socketpair()
-    yield server._sock, client
+    yield server, client
     # Closed through gevent, which tells its event loop: libev must not meet a stale fd.
     server.close()
     client.close()
@@ -42,6 +42,13 @@ def waiting(watch: ClientWatch, seconds: float = 5.0) -> gevent.Greenlet:
         return "slept"
 
     return gevent.spawn(wait)
+
+
+@pytest.fixture
+def pair(connection) -> tuple[socket.socket, socket.socket]:
+    """The OS socket inside the server's end, and the client's end."""
+    server, client = connection
+    return server._sock, client
 
 
 def test_a_client_that_ends_its_connection_interrupts_the_armed_wait(pair):
@@ -102,10 +109,29 @@ def test_upstream_wait_ends_with_a_499_when_the_client_leaves(pair, monkeypatch)
     assert (error.status, error.code) == (499, "client_closed_request")
 
 
-def test_no_watch_without_gevent_or_a_server_socket(pair):
-    ours, _ = pair
+def test_no_watch_without_gevent_or_a_server_socket(connection, monkeypatch):
+    server, _ = connection
     assert ClientWatch.of({}) is None
-    # This test process has not been patched by gevent: the server's socket is no gevent one.
-    assert ClientWatch.of({"gunicorn.socket": ours}) is None
+    # This test process has not been patched by gevent, unlike a gunicorn gevent worker.
+    assert ClientWatch.of({"gunicorn.socket": server}) is None
     with client_watch.upstream_wait({}):
         pass
+    monkeypatch.setattr("gevent.monkey.is_module_patched", lambda module: True)
+    watch = ClientWatch.of({"gunicorn.socket": server})
+    assert isinstance(watch, ClientWatch)
+    watch.close()
+
+
+def test_no_watch_of_a_connection_the_server_encrypts(connection, monkeypatch):
+    server, _ = connection
+    monkeypatch.setattr("gevent.monkey.is_module_patched", lambda module: True)
+
+    class Encrypted:
+        """What matters of gevent's SSLSocket here: the OS socket inside, and a handshake."""
+
+        _sock = server._sock
+
+        def do_handshake(self) -> None:
+            """TLS's handshake."""
+
+    assert ClientWatch.of({"gunicorn.socket": Encrypted()}) is None

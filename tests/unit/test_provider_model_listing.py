@@ -129,8 +129,15 @@ def test_the_listing_waits_at_most_the_list_timeout(monkeypatch, provider, upstr
 
 @pytest.mark.parametrize(
     "failure",
-    [FAILURE, {"body": b"not json"}, {"body": requests.ConnectionError("refused")}],
-    ids=["status", "body", "connection"],
+    [
+        FAILURE,
+        {"body": b"not json"},
+        {"json": [1, 2]},
+        # Gemini lists under `models`, Anthropic under `data`: neither is an array here.
+        {"json": {"models": 5, "data": 5}},
+        {"body": requests.ConnectionError("refused")},
+    ],
+    ids=["status", "body", "not-an-object", "no-array", "connection"],
 )
 def test_a_failing_listing_is_not_repeated_within_failure_ttl(
     monkeypatch, provider, upstream, clock, caplog, failure
@@ -164,3 +171,17 @@ def test_a_missing_key_lists_none_and_is_not_retried_at_once(
 def test_a_negative_discover_ttl_is_refused(monkeypatch, provider):
     with pytest.raises(ValueError, match="discover_ttl must not be negative"):
         make_client(monkeypatch, provider, discover_ttl=-1)
+
+
+def test_a_listing_that_fails_unexpectedly_is_logged_and_lists_none(clock, caplog):
+    def broken() -> list[dict]:
+        raise TypeError("not what the backend expected")
+
+    cache = discovery.ModelListCache("up", broken, ttl=300)
+    assert cache.get() == []
+    assert "backend up: model listing failed" in caplog.text
+    clock.now += discovery.FAILURE_TTL - 1
+    cache.fetch = lambda: [{"id": "m"}]
+    assert cache.get() == []  # not asked again before FAILURE_TTL
+    clock.now += 2
+    assert cache.get() == [{"id": "m"}]

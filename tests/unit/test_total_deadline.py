@@ -177,7 +177,7 @@ def test_after_its_first_event_a_stream_waits_the_read_timeout_again(gateway):
 
 
 def test_streams_read_without_a_deadline_wait_the_read_timeout_after_the_headers(serve):
-    # As a backend without a first-event deadline reads them (Gemini, t3.chat).
+    # As a backend without a first-event deadline reads them (t3.chat).
     http = serve([(CHUNKED, 0), (chunk(b"data: {}\n\n"), 2 * TOTAL), (b"0\r\n\r\n", 0)])
     response = http.request("POST", "/s", data=b"{}", stream=True)
     assert b"".join(http.iter_bytes(response)) == b"data: {}\n\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -14,7 +15,7 @@ from app.backends.anthropic.response import chat_completion
 from app.backends.anthropic.stops import cut_message, split_stops
 from app.backends.anthropic.stream import StreamTranslator
 from app.backends.base import Backend, Call, Result, Stream, missing_key_error
-from app.backends.discovery import LIST_TIMEOUT, ModelListCache, ttl_option
+from app.backends.discovery import LIST_TIMEOUT, ModelListCache, listed_items, ttl_option
 from app.backends.http import UpstreamHTTP
 from app.errors import UpstreamError
 from config import secret_from_env
@@ -80,7 +81,9 @@ class AnthropicBackend(Backend):
                 stops=stops,
             )
             events = translator.translate(
-                self.http.iter_bytes(response), self.http.deadline(response)
+                self.http.iter_bytes(response),
+                self.http.deadline(response),
+                functools.partial(self.http.wait_until, response),
             )
             return Stream(events, response.close)
         message = cut_message(self._json(response), stops)
@@ -115,7 +118,7 @@ class AnthropicBackend(Backend):
                 "created": _timestamp(item.get("created_at")),
                 "owned_by": "anthropic",
             }
-            for item in data.get("data") or []
+            for item in listed_items(data, "data", self.name)
             if isinstance(item, dict) and isinstance(item.get("id"), str)
         ]
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +17,8 @@ from app.backends.anthropic.response import (
 from app.backends.anthropic.stops import StopScanner
 from app.backends.shaping import ChunkFactory
 from app.backends.sse import iter_sse
-from app.errors import UpstreamError, UpstreamTimeoutError
+from app.backends.upstream_deadline import first_event_reads
+from app.errors import UpstreamError
 
 Chunk = dict[str, Any]
 
@@ -67,12 +67,22 @@ class StreamTranslator:
         self.started = False
         self.scanner = StopScanner(stops)
 
-    def translate(self, raw: Iterable[bytes], deadline: float | None = None) -> Iterator[Chunk]:
+    def translate(
+        self,
+        raw: Iterable[bytes],
+        deadline: float | None = None,
+        wait: Callable[[float | None], bool] | None = None,
+    ) -> Iterator[Chunk]:
         """Chunks for the raw upstream bytes; upstream errors and cut streams raise APIError.
 
-        Without a first event other than `ping` by `deadline` (a `time.monotonic()` value) an
-        UpstreamTimeoutError is raised: pings alone would keep the read timeout from firing.
+        Without a first chunk for the client by `deadline` (a `time.monotonic()` value) an
+        UpstreamTimeoutError is raised: `ping`s and `message_start` give the client nothing
+        (the role chunk waits for the first real one), yet would keep the read timeout from
+        firing. `wait` (`UpstreamHTTP.wait_until` for the response) bounds each read until then
+        (see `upstream_deadline.first_event_reads`).
         """
+        if deadline is not None:
+            raw = first_event_reads(self.name, raw, deadline, wait, self._live)
         handlers = {
             "message_start": self._message_start,
             "content_block_start": self._block_start,
@@ -89,23 +99,21 @@ class StreamTranslator:
             # `ping` and event types added to the API later carry nothing to pass on.
             handler = handlers.get(kind)
             if handler is not None:
-                deadline = None  # the stream is live; it may take its time from here
                 for chunk in handler(payload):
                     if not self.started:
                         self.started = True
                         yield self._factory().role()
                     yield chunk
-            elif deadline is not None and time.monotonic() > deadline:
-                raise UpstreamTimeoutError(
-                    f"Upstream `{self.name}` did not send the first event of its stream in time.",
-                    retryable=True,
-                )
             if self.done:
                 return
         raise UpstreamError(
             f"Upstream `{self.name}` closed the stream before the answer was complete.",
             retryable=True,
         )
+
+    def _live(self) -> bool:
+        """True once the client has its first chunk: the stream may take its time from then."""
+        return self.started
 
     def _parse(self, data: str) -> dict[str, Any]:
         try:

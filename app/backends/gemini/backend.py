@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Mapping
@@ -12,7 +13,7 @@ from urllib.parse import quote
 import requests
 
 from app.backends.base import Backend, Call, Result, Stream, missing_key_error
-from app.backends.discovery import LIST_TIMEOUT, ModelListCache, ttl_option
+from app.backends.discovery import LIST_TIMEOUT, ModelListCache, listed_items, ttl_option
 from app.backends.gemini import embeddings
 from app.backends.gemini.errors import response_error
 from app.backends.gemini.request import RequestOptions, build_request
@@ -77,8 +78,13 @@ class GeminiBackend(Backend):
             f"{_model_path(model)}:streamGenerateContent", body, stream=True, params={"alt": "sse"}
         )
         translator = StreamTranslator(call, self.signatures, self.name, self.api_key)
+        events = translator.events(
+            self.http.iter_bytes(response),
+            self.http.deadline(response),
+            functools.partial(self.http.wait_until, response),
+        )
         return Stream(
-            translator.events(self.http.iter_bytes(response)),
+            events,
             close=response.close,
             headers=passed_headers(response),
         )
@@ -129,7 +135,7 @@ class GeminiBackend(Backend):
                 "created": 0,
                 "owned_by": "google",
             }
-            for m in payload.get("models") or []
+            for m in listed_items(payload, "models", self.name)
             if isinstance(m, dict) and m.get("name")
         ]
 

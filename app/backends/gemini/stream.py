@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from app.backends.base import Call
@@ -19,6 +19,7 @@ from app.backends.gemini.tools import ThoughtSignatures
 from app.backends.shaping import ChunkFactory
 from app.backends.sse import RawSSEDecoder, RawSSEEvent
 from app.backends.translate import counted_chat_usage
+from app.backends.upstream_deadline import first_event_reads
 from app.errors import UpstreamError
 
 
@@ -45,8 +46,20 @@ class StreamTranslator:
         self.text: list[str] = []
         self.calls: list[dict[str, Any]] = []
 
-    def events(self, raw_chunks: Iterable[bytes]) -> Iterator[dict[str, Any]]:
-        """Chunks for the upstream bytes; a cut or an error event raises an APIError."""
+    def events(
+        self,
+        raw_chunks: Iterable[bytes],
+        deadline: float | None = None,
+        wait: Callable[[float | None], bool] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Chunks for the upstream bytes; a cut or an error event raises an APIError.
+
+        Without a first chunk for the client by `deadline` (a `time.monotonic()` value) an
+        UpstreamTimeoutError is raised; `wait` (`UpstreamHTTP.wait_until` for the response)
+        bounds each read until then (see `upstream_deadline.first_event_reads`).
+        """
+        if deadline is not None:
+            raw_chunks = first_event_reads(self.name, raw_chunks, deadline, wait, self._live)
         decoder = RawSSEDecoder()
         for raw in raw_chunks:
             for event in decoder.feed(raw):
@@ -61,6 +74,10 @@ class StreamTranslator:
         if self.call.wants_usage:
             usage = self.usage or counted_chat_usage(self.call, "".join(self.text), self.calls)
             yield self.chunks.usage(usage)
+
+    def _live(self) -> bool:
+        """True once the client has its first chunk (a choice's role chunk comes first)."""
+        return bool(self.started)
 
     def _translate(self, event: RawSSEEvent) -> Iterator[dict[str, Any]]:
         if not event.data.strip():
