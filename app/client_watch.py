@@ -8,6 +8,9 @@ client's socket is watched meanwhile: when it becomes readable and a peek finds 
 bytes), `ClientGone` is thrown into the waiting greenlet, which closes the upstream connection
 as it unwinds. nginx treats a client's end of stream during a proxied request the same way.
 Bytes instead (a pipelined next request) end the watch; they are left for the server to read.
+Empty lines, which a server ignores before a request, are dropped and the watch goes on.
+Once a relayed stream has sent the upstream's `[DONE]` it is complete: it is not watched while
+the end of the upstream's body is read, since a client may hang up at `[DONE]`.
 Connections that gunicorn itself encrypts (TLS) are not watched: a peek sees records, not the
 end; behind a proxy that terminates TLS (nginx), the proxy's own connection is watched.
 """
@@ -27,7 +30,10 @@ from app.errors import APIError
 
 log = logging.getLogger(__name__)
 
-_PEEK = socket.MSG_PEEK | getattr(socket, "MSG_DONTWAIT", 0)
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
+_PEEK = socket.MSG_PEEK | _DONTWAIT
+# Bytes looked at when the connection is readable: enough to tell empty lines from a request.
+_LOOK = 64
 
 
 class ClientGone(BaseException):
@@ -121,20 +127,32 @@ class ClientWatch:
             # One look: the end of a stream stays readable, and would fire on every loop pass.
             self._watcher.stop()
         try:
-            ended = not self._raw.recv(1, _PEEK)
+            seen = self._raw.recv(_LOOK, _PEEK)
         except BlockingIOError:
-            if self._watcher is not None:
-                self._watcher.start(self._readable)
+            self._resume()
             return
         except OSError:
-            ended = True  # reset by the peer
-        if not ended:
+            seen = b""  # reset by the peer
+        if seen and not seen.strip(b"\r\n"):
+            # Empty lines before a next request, which a server ignores (RFC 9112, 2.2): some
+            # clients send one after a body. Dropped, so that the watch can go on.
+            try:
+                self._raw.recv(len(seen), _DONTWAIT)
+            except OSError:
+                pass
+            self._resume()
+            return
+        if seen:
             return  # a pipelined request: the server reads it after this answer
         self.gone = True
         waiting = self._greenlet
         if self.armed and waiting is not None and not waiting.dead:
             self.armed = False
             waiting.throw(ClientGone())
+
+    def _resume(self) -> None:
+        if self._watcher is not None:
+            self._watcher.start(self._readable)
 
 
 @contextlib.contextmanager

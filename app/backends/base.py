@@ -47,7 +47,9 @@ class Stream:
     already complete SSE events (relayed as they are). When `append_done` is true the gateway
     writes `data: [DONE]` after the last event; a relay that forwards the upstream's own
     `[DONE]` sets it to false. `close` releases the upstream at once (client went away).
-    A backend whose events are raw bytes sets `usage` when it learns the token counts.
+    A backend whose events are raw bytes sets `usage` when it learns the token counts, and
+    `complete` before it yields the upstream's `[DONE]`: what is read after it is only the end
+    of the upstream's body, which the client does not wait for.
     """
 
     events: Iterator[dict[str, Any] | bytes]
@@ -55,6 +57,7 @@ class Stream:
     headers: dict[str, str] = field(default_factory=dict)
     append_done: bool = True
     usage: dict[str, Any] | None = None
+    complete: bool = False
 
 
 class ExactJSON(dict[str, Any]):

@@ -87,11 +87,12 @@ class EventStream:
     def _generate(self) -> Iterator[bytes]:
         exchange = self.exchange
         drain = self.drain
-        events = iter(self.stream.events)
+        stream = self.stream
+        events = iter(stream.events)
         watch = self.watch
         try:
             while True:
-                if watch is not None:
+                if watch is not None and not stream.complete:
                     watch.arm()
                 try:
                     event = next(events) if drain is None else drain.next_event(events, exchange)

@@ -14,7 +14,7 @@ import uuid
 import pytest
 import requests
 
-from tests.support.gateway_log import request_lines
+from tests.support.gateway_log import entry_for, request_lines
 from tests.support.servers import start_gateway
 
 pytestmark = pytest.mark.slow
@@ -166,3 +166,28 @@ def complete_second_answer(received: bytes) -> bool:
         if name.strip().lower() == b"content-length":
             return len(body) >= int(value)
     return False
+
+
+def test_a_client_that_hangs_up_after_done_ended_a_complete_stream(gateway, endless):
+    # The upstream's body ends a moment after its [DONE]; the SDK stops reading at [DONE].
+    body = {"model": "endless", "messages": HI, "stream": True, "chunks": 2, "tail": 0.1}
+    ports = []
+    for _ in range(2):
+        name = f"done-{uuid.uuid4().hex[:8]}"
+        request = raw_request({**body, "user": name}).replace(
+            b"Host: gateway\r\n", f"Host: gateway\r\nX-Request-ID: {name}\r\n".encode()
+        )
+        with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as sock:
+            sock.sendall(request)
+            received = b""
+            while b"data: [DONE]" not in received:
+                chunk = sock.recv(65536)
+                assert chunk, received
+                received += chunk
+        assert wait_for(lambda name=name: state(endless, name)["state"] == "closed")
+        ports.append(state(endless, name)["port"])
+        assert entry_for(gateway, name)["status"] == 200
+        assert f"stream {name} closed before its end" not in gateway.output()
+        time.sleep(0.3)  # the end of the body was read: the connection is back in the pool
+    # The same upstream connection served both: it was finished, not dropped.
+    assert ports[0] == ports[1]

@@ -9,8 +9,10 @@ A quiet upstream, as a model thinking: `pause_before` (seconds before anything i
 for `"stream": false`, which then answers one chat.completion) and `pause_between` (seconds
 between chunks after the first) are waited out while the connection is watched, so that a
 gateway closing it during the silence is seen at once; `headers_first` sends the headers before
-`pause_before`, and `media` sets the stream's media type. `status` answers that error status
-(with `Retry-After: 2`) instead.
+`pause_before`, and `media` sets the stream's media type. `chunks` ends a stream after that
+many content chunks with a finish chunk and `[DONE]`, then waits `tail` seconds before its
+body ends. `status` answers that error status (with `Retry-After: 2`) instead. Each stream's
+record has the `port` the request came from (the same port: a kept-alive connection).
 """
 
 from __future__ import annotations
@@ -30,13 +32,13 @@ app = Flask(__name__)
 _streams: dict[str, dict[str, Any]] = {}
 
 
-def _event(name: str, model: str, delta: dict[str, Any]) -> bytes:
+def _event(name: str, model: str, delta: dict[str, Any], finish: str | None = None) -> bytes:
     chunk = {
         "id": f"chatcmpl-{name}",
         "object": "chat.completion.chunk",
         "created": 1700000000,
         "model": model,
-        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}],
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
     }
     return b"data: " + json.dumps(chunk).encode() + b"\n\n"
 
@@ -54,21 +56,23 @@ def _quiet(sock: Any, seconds: float) -> bool:
     return True
 
 
-def _generate(
-    name: str, model: str, sock: Any, before: float, between: float, headers_first: bool
-) -> Iterator[bytes]:
-    record = _streams[name]
+def _generate(name: str, body: dict[str, Any], sock: Any) -> Iterator[bytes]:
+    record, model = _streams[name], body["model"]
+    between = float(body.get("pause_between", DELAY))
     try:
-        if headers_first:
+        if body.get("headers_first"):
             yield b""  # gunicorn sends the headers with the first write, even an empty one
-        if not _quiet(sock, before):
+        if not _quiet(sock, float(body.get("pause_before", 0))):
             return
         yield _event(name, model, {"role": "assistant", "content": ""})
-        for i in range(LIMIT):
+        for i in range(int(body.get("chunks", LIMIT))):
             if not _quiet(sock, between):
                 return
             yield _event(name, model, {"content": f" word{i}"})
             record["sent"] = i + 1
+        if "chunks" in body:
+            yield _event(name, model, {}, "stop") + b"data: [DONE]\n\n"
+            _quiet(sock, float(body.get("tail", 0)))
     finally:
         # Runs when the server closes the body because the connection went away.
         record["state"] = "closed"
@@ -81,7 +85,8 @@ def chat() -> Response:
     body = request.get_json()
     name = str(body.get("user") or "anonymous")
     requests = _streams.get(name, {}).get("requests", 0) + 1
-    _streams[name] = {"state": "open", "sent": 0, "requests": requests}
+    port = request.environ.get("REMOTE_PORT")
+    _streams[name] = {"state": "open", "sent": 0, "requests": requests, "port": port}
     if body.get("status"):
         _streams[name]["state"] = "closed"
         error = {"message": "Slow down.", "type": "requests", "param": None, "code": None}
@@ -92,12 +97,10 @@ def chat() -> Response:
             headers={"Retry-After": "2"},
         )
     sock = request.environ.get("gunicorn.socket")
-    before = float(body.get("pause_before", 0))
-    between = float(body.get("pause_between", DELAY))
     if not body.get("stream"):
-        answer = _late_answer(name, body["model"], sock, before)
+        answer = _late_answer(name, body["model"], sock, float(body.get("pause_before", 0)))
         return Response(answer, mimetype="application/json")
-    events = _generate(name, body["model"], sock, before, between, bool(body.get("headers_first")))
+    events = _generate(name, body, sock)
     return Response(events, mimetype=body.get("media") or "text/event-stream")
 
 

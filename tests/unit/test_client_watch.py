@@ -77,6 +77,19 @@ def test_a_pipelined_request_ends_the_watch_without_interrupting(pair):
     watch.close()
 
 
+def test_empty_lines_after_a_body_are_dropped_and_the_watch_goes_on(pair):
+    ours, client = pair
+    watch = ClientWatch.start(ours)
+    sleeper = waiting(watch)
+    gevent.sleep(0.01)
+    client.sendall(b"\r\n")  # sent by some clients after a body; no request
+    gevent.sleep(0.05)
+    assert not watch.gone
+    client.close()
+    assert sleeper.get(timeout=2) == "client gone"
+    watch.close()
+
+
 def test_an_end_seen_while_disarmed_is_raised_by_the_next_arm(pair):
     ours, client = pair
     watch = ClientWatch.start(ours)

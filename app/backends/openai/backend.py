@@ -186,6 +186,10 @@ class OpenAIBackend(Backend):
             # metrics) from here when the stream ends.
             stream.usage = usage
 
+        def complete() -> None:
+            # The client has the whole answer: it may hang up while the body's end is read.
+            stream.complete = True
+
         stream.events = relay(
             self.name,
             self.http.iter_bytes(response),
@@ -196,6 +200,7 @@ class OpenAIBackend(Backend):
             functools.partial(self.http.finish, response),
             record,
             functools.partial(self.http.wait_until, response),
+            complete,
         )
         return stream
 

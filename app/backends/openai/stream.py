@@ -85,6 +85,7 @@ def relay(
     finish: Callable[[Iterator[bytes]], None] | None = None,
     on_usage: Callable[[dict[str, Any]], None] | None = None,
     wait: Callable[[float | None], bool] | None = None,
+    on_complete: Callable[[], None] | None = None,
 ) -> Iterator[bytes]:
     """Yield the complete upstream events of each read as SSE bytes, ending with `[DONE]`.
 
@@ -99,7 +100,8 @@ def relay(
     read it at once or drop the connection (`UpstreamHTTP.finish`); without one it is left
     unread.
     `on_usage` gets the usage of each event with a top-level `usage` object, and that of
-    the chunk `counter` adds, before `[DONE]` is yielded.
+    the chunk `counter` adds, before `[DONE]` is yielded; `on_complete` is called just before
+    `[DONE]` is.
     """
     decoder = RawSSEDecoder()
     reads = iter(chunks)
@@ -124,6 +126,8 @@ def relay(
                         bounded = wait(deadline)
             if events:
                 out, end, done = _encode(name, events, rewrite, on_error, counter, on_usage)
+                if done and on_complete is not None:
+                    on_complete()
                 if out:
                     yield out
                 if end is not None:
