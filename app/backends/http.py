@@ -13,24 +13,20 @@ import requests
 import urllib3.exceptions
 
 from app import __version__
+from app.backends import upstream_body
 from app.backends import upstream_deadline as deadlines
 from app.backends.prepared import LeanAdapter, NoCookies, PreparedSender, without_body
+from app.backends.upstream_body import READ_SIZE, identity
 from app.backends.upstream_transport import transport_error
-from app.errors import APIError, UpstreamError, UpstreamTimeoutError
+from app.errors import UpstreamError, UpstreamTimeoutError
 
 log = logging.getLogger(__name__)
 
-# Largest single read from a body; smaller reads return as soon as anything has arrived.
-_READ_SIZE = 64 * 1024
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 DEFAULT_TOTAL_TIMEOUT = 600.0
 # Keep-alive connections kept per upstream per worker: as many as a worker has streams open
 # at once under heavy load, so that a burst does not end in a wave of reconnections.
 DEFAULT_POOL_SIZE = 1000
-# What is read of a body after its complete answer, so the connection can serve again; past
-# either bound it is closed instead. Short: the client's own response ends only after it.
-FINISH_SECONDS = 0.25
-FINISH_BYTES = 64 * 1024
 
 
 class UpstreamHTTP:
@@ -139,29 +135,8 @@ class UpstreamHTTP:
         return self._reads(response, line_limit=self.max_response_bytes)
 
     def finish(self, response: requests.Response, reads: Iterator[bytes]) -> None:
-        """End a stream whose answer is complete, `reads` being what is left of `iter_bytes`.
-
-        The rest of the body (normally just its end) is read if it ends within
-        `FINISH_SECONDS` and `FINISH_BYTES`, and the connection goes back to the pool; else
-        (a stall, pings, more data) it is closed: unread body must never meet the next request.
-        """
-        raw = response.raw
-        # Instead of `read_timeout`; urllib3 sets it again before the next request.
-        deadlines.set_wait(deadlines.socket_of(response), FINISH_SECONDS)
-        wire = getattr(raw, "_fp", None)
-        try:
-            if isinstance(wire, http.client.HTTPResponse) and _identity(raw):
-                # From the wire, past `reads`: a stall here is routine, not worth its warning.
-                rest = iter(functools.partial(wire.read1, _READ_SIZE), b"")
-                ended = _ends_soon(rest) and not wire.length
-                if ended:
-                    raw.release_conn()
-            else:
-                ended = _ends_soon(reads)
-        except (APIError, http.client.HTTPException, OSError):
-            ended = False
-        if not ended:
-            response.close()
+        """End a stream whose answer is complete (see `upstream_body.finish`)."""
+        upstream_body.finish(response, reads)
 
     def peek(self, response: requests.Response) -> bytes:
         """The first bytes of a streamed body, left for the reads that follow (waited for, until
@@ -170,7 +145,7 @@ class UpstreamHTTP:
         raw = response.raw
         wire = getattr(raw, "_fp", None)
         # A body of declared length 0 would be waited on until the read timeout.
-        if not isinstance(wire, http.client.HTTPResponse) or not _identity(raw) or wire.length == 0:
+        if not isinstance(wire, http.client.HTTPResponse) or not identity(raw) or wire.length == 0:
             return b""
         bounded = self.wait_until(response, self.deadline(response))
         try:
@@ -233,7 +208,7 @@ class UpstreamHTTP:
             parts.append(chunk)
 
     def _reads(self, response: requests.Response, line_limit: int | None = None) -> Iterator[bytes]:
-        """Each read of the body as it returns, at most `_READ_SIZE` bytes; with `line_limit`,
+        """Each read of the body as it returns, at most `READ_SIZE` bytes; with `line_limit`,
         a line longer than that many bytes fails.
 
         The one generator between a stream and its socket: every event of every stream
@@ -243,19 +218,19 @@ class UpstreamHTTP:
         wire = getattr(raw, "_fp", None)
         pending = 0  # bytes since the last newline
         try:
-            wire_reads = isinstance(wire, http.client.HTTPResponse) and _identity(raw)
+            wire_reads = isinstance(wire, http.client.HTTPResponse) and identity(raw)
             if wire_reads:
                 # The hot path of every stream: http.client's `read1` undoes the chunked
                 # framing and returns whatever has arrived, one call per read instead of
                 # urllib3's generators around the same reads.
-                chunks = iter(functools.partial(wire.read1, _READ_SIZE), b"")
+                chunks = iter(functools.partial(wire.read1, READ_SIZE), b"")
             elif getattr(raw, "chunked", False) and raw.supports_chunked_reads():
                 # Yields each HTTP chunk as soon as it is complete (split when larger).
-                chunks = response.iter_content(chunk_size=_READ_SIZE)
+                chunks = response.iter_content(chunk_size=READ_SIZE)
             else:
                 # Without chunked encoding `iter_content` would wait for a full buffer before
                 # yielding; `read1` returns whatever has arrived instead.
-                chunks = iter(functools.partial(raw.read1, _READ_SIZE, decode_content=True), b"")
+                chunks = iter(functools.partial(raw.read1, READ_SIZE, decode_content=True), b"")
             for chunk in chunks:
                 if line_limit is not None:
                     pending = self._line_length(chunk, pending, line_limit)
@@ -294,20 +269,3 @@ class UpstreamHTTP:
     def close(self) -> None:
         """Close pooled connections."""
         self.session.close()
-
-
-def _identity(raw: Any) -> bool:
-    """True when the body is sent as is (no content coding for urllib3 to undo)."""
-    coding = raw.headers.get("Content-Encoding", "")
-    return not coding or coding.strip().lower() == "identity"
-
-
-def _ends_soon(chunks: Iterator[bytes]) -> bool:
-    """True when `chunks` end within `FINISH_SECONDS` and `FINISH_BYTES` (read meanwhile)."""
-    deadline = time.monotonic() + FINISH_SECONDS
-    size = 0
-    for chunk in chunks:
-        size += len(chunk)
-        if size > FINISH_BYTES or time.monotonic() > deadline:
-            return False
-    return True

@@ -14,7 +14,7 @@ import requests
 from app.backends import discovery
 from app.backends.base import Backend, Call, ExactJSON, Result, Stream
 from app.backends.http import UpstreamHTTP
-from app.backends.openai.discovery import ModelListCache, model_objects
+from app.backends.openai.discovery import model_objects
 from app.backends.openai.errors import http_error, reported_error
 from app.backends.openai.stream import ModelRewriter, relay
 from app.backends.openai.usage import UsageCounter
@@ -72,10 +72,10 @@ class OpenAIBackend(Backend):
         self.key = None if self.forward_client_key else _server_key(name, self.options)
         if self.key:
             self.http.session.headers["Authorization"] = f"Bearer {self.key}"
-        self.discovery: ModelListCache | None = None
+        self.discovery: discovery.ModelListCache | None = None
         if self.options.get("discover_models"):
             ttl = discovery.ttl_option(name, self.options)
-            self.discovery = ModelListCache(name, self._fetch_models, ttl)
+            self.discovery = discovery.ModelListCache(name, self._fetch_models, ttl)
 
     def chat(self, call: Call) -> Result:
         """Forward a chat completion request; relay the answer or its stream."""

@@ -1,14 +1,10 @@
-"""The upstream's own model list (`GET /models`) as model objects; the cache is shared."""
+"""The upstream's own model list (`GET /models`) as model objects."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from app.backends.discovery import FAILURE_TTL, MAX_MODELS, ModelListCache
 from app.errors import UpstreamError
-
-# Shared with the other backends that list models; imported from here by this backend.
-__all__ = ["FAILURE_TTL", "MAX_MODELS", "ModelListCache", "model_objects"]
 
 
 def model_objects(body: Any) -> list[dict[str, Any]]:

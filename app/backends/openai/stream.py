@@ -5,14 +5,13 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from app.backends.openai.usage import UsageCounter, compact, json_object, report_usage
 from app.backends.sse import RawSSEDecoder, RawSSEEvent
-from app.backends.upstream_deadline import first_event_timeout
-from app.errors import APIError, UpstreamError, UpstreamTimeoutError
+from app.backends.upstream_deadline import first_event_reads
+from app.errors import APIError, UpstreamError
 
 DONE = b"data: [DONE]\n\n"
 # `"model": "<string>"`, matched where a `"model"` starts (an unrolled loop: far faster than an
@@ -94,8 +93,8 @@ def relay(
     raises the error it describes, an event that is not a JSON object an UpstreamError
     (invalid UTF-8 is replaced instead). Without a first event by `deadline` (a
     `time.monotonic()` value) an UpstreamTimeoutError is raised; `wait` (see
-    `UpstreamHTTP.wait_until`) gets the deadline before each read until then, so that a
-    silent upstream cannot make a read outlast it, and None after the first event. After
+    `UpstreamHTTP.wait_until`) bounds each read until then, so that a silent upstream cannot
+    make a read outlast it (`upstream_deadline.first_event_reads`). After
     `[DONE]`, `finish` gets what is left of the reads (normally just the end of the body), to
     read it at once or drop the connection (`UpstreamHTTP.finish`); without one it is left
     unread.
@@ -104,49 +103,31 @@ def relay(
     `[DONE]` is.
     """
     decoder = RawSSEDecoder()
-    reads = iter(chunks)
-    # True while the deadline, not the read timeout, ends the wait for the next read.
-    bounded = deadline is not None and wait is not None and wait(deadline)
-    try:
-        # One flat loop, run for every event of every stream; None marks the end of the body.
-        for chunk in itertools.chain(reads, (None,)):
-            if chunk is None:
-                events = decoder.flush()
-            else:
-                events = decoder.feed(chunk)
-                if deadline is not None:
-                    # Only the first event has a deadline; a live stream may take its time.
-                    if events:
-                        deadline = None
-                        if wait is not None:
-                            wait(None)
-                    elif time.monotonic() > deadline:
-                        break  # no first event by the deadline (pings, a trickle)
-                    elif wait is not None:
-                        bounded = wait(deadline)
-            if events:
-                out, end, done = _encode(name, events, rewrite, on_error, counter, on_usage)
-                if done and on_complete is not None:
-                    on_complete()
-                if out:
-                    yield out
-                if end is not None:
-                    raise end
-                if done:
-                    (finish or _leave)(reads)
-                    return
-        else:
-            raise UpstreamError(
-                f"Upstream `{name}` ended the stream before it was complete.",
-                code="upstream_stream_incomplete",
-                retryable=True,
-            )
-    except UpstreamTimeoutError as exc:
-        if deadline is None or not bounded:
-            raise
-        # The read the deadline cut short: the first event is late, not a stalled stream.
-        raise first_event_timeout(name) from exc
-    raise first_event_timeout(name)
+    reads: Iterator[bytes] = iter(chunks)
+    rest = reads  # what `finish` reads past `[DONE]`, with its own wait (no deadline's)
+    live = [False]  # True once an event came: a live stream may take its time
+    if deadline is not None:
+        reads = first_event_reads(name, reads, deadline, wait, lambda: live[0])
+    # One flat loop, run for every event of every stream; None marks the end of the body.
+    for chunk in itertools.chain(reads, (None,)):
+        events = decoder.flush() if chunk is None else decoder.feed(chunk)
+        if events:
+            live[0] = True
+            out, end, done = _encode(name, events, rewrite, on_error, counter, on_usage)
+            if done and on_complete is not None:
+                on_complete()
+            if out:
+                yield out
+            if end is not None:
+                raise end
+            if done:
+                (finish or _leave)(rest)
+                return
+    raise UpstreamError(
+        f"Upstream `{name}` ended the stream before it was complete.",
+        code="upstream_stream_incomplete",
+        retryable=True,
+    )
 
 
 def _encode(
