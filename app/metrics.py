@@ -52,7 +52,6 @@ ERROR_CODES = frozenset(
         "upstream_disconnected",
         "upstream_timeout",
         "upstream_bad_response",
-        "bad_upstream_response",
         "upstream_stream_incomplete",
         "upstream_response_too_large",
         "upstream_key_missing",

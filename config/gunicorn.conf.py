@@ -1,8 +1,8 @@
 """gunicorn settings for the gateway (used by the Procfile and the Docker image).
 
-Every value can be set from the environment: HOST and PORT (bind), WEB_CONCURRENCY (worker
-processes), SHUTDOWN_GRACE_SECONDS, PROMETHEUS_MULTIPROC_DIR, and GUNICORN_* for the rest; see
-the README (Serving, Deployment).
+Every value can be set from the environment or the project's .env: HOST and PORT (bind),
+WEB_CONCURRENCY (worker processes), SHUTDOWN_GRACE_SECONDS, PROMETHEUS_MULTIPROC_DIR, and
+GUNICORN_* for the rest; see the README (Serving, Deployment).
 """
 
 import gc
@@ -16,9 +16,15 @@ import shutil
 import signal
 import tempfile
 
+from dotenv import load_dotenv
 from gunicorn import util as gunicorn_util
 from gunicorn.glogging import Logger
 from gunicorn.workers.base_async import AsyncWorker
+
+# The project's .env (config/settings.py reads the same file; real environment variables win):
+# read here as well, before the settings below, so that PORT, WEB_CONCURRENCY or
+# SHUTDOWN_GRACE_SECONDS set in it apply to gunicorn too, not only to the app.
+load_dotenv(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".env"))
 
 
 def _int(name: str, default: int) -> int:

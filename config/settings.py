@@ -10,14 +10,17 @@ from typing import Any
 from dotenv import load_dotenv
 
 CONFIG_DIR = Path(__file__).resolve().parent
+# The project's own .env, next to wsgi.py, wherever the process was started from; gunicorn's
+# settings (config/gunicorn.conf.py) read the same file.
+DOTENV_FILE = CONFIG_DIR.parent / ".env"
 _dotenv_loaded = False
 
 
 def _load_dotenv_once() -> None:
-    """Load `.env` from the working directory a single time per process."""
+    """Load the project's `.env` a single time per process; real environment variables win."""
     global _dotenv_loaded
     if not _dotenv_loaded:
-        load_dotenv(override=False)
+        load_dotenv(DOTENV_FILE, override=False)
         _dotenv_loaded = True
 
 

@@ -79,6 +79,10 @@ def tool_arguments(arguments: str, param: str | None = None) -> dict[str, Any]:
         value = json.loads(arguments)
     except ValueError as exc:
         raise InvalidRequestError("Tool call arguments are not valid JSON.", param=param) from exc
+    except RecursionError as exc:  # nested deeper than the parser's stack allows
+        raise InvalidRequestError(
+            "Tool call arguments are nested too deeply.", param=param
+        ) from exc
     if not isinstance(value, dict):
         raise InvalidRequestError("Tool call arguments must be a JSON object.", param=param)
     return value

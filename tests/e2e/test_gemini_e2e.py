@@ -129,6 +129,8 @@ def test_sdk_legacy_completion(sdk):
 def test_sdk_embeddings(sdk, fake):
     single = sdk.embeddings.create(model="text-embedding-004", input="hello", dimensions=4)
     assert len(single.data[0].embedding) == 4
+    # Shortened Gemini vectors are not normalized; OpenAI's always have length 1.
+    assert sum(v * v for v in single.data[0].embedding) == pytest.approx(1.0, rel=1e-6)
     assert last_upstream(fake)["method"] == "embedContent"
     raw = sdk.embeddings.with_raw_response.create(
         model="text-embedding-3-small", input=["a", "b"], encoding_format="base64"
@@ -173,3 +175,15 @@ def test_upstream_errors(plain_sdk):
 @pytest.mark.parametrize("marker", ["[midstream-error]", "[cut]"])
 def test_stream_interrupted_upstream(plain_sdk, marker):
     assert text_before_error(plain_sdk, "gpt-4", f"Hi {marker}").startswith("Gemini")
+
+
+def test_answer_without_text_has_empty_content(sdk):
+    messages = [{"role": "user", "content": "Think hard [no-text]"}]
+    completion = sdk.chat.completions.create(model="gpt-4", messages=messages, max_tokens=5)
+    choice = completion.choices[0]
+    assert (choice.message.content, choice.finish_reason) == ("", "length")
+    chunks = list(
+        sdk.chat.completions.create(model="gpt-4", messages=messages, max_tokens=5, stream=True)
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == ""
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "length"

@@ -4,7 +4,8 @@ The last user turn decides: function responses are echoed back as text; with too
 NONE) it calls the first allowed function, or every one when the text says "all tools", with
 arguments built from the schema; with a response schema it answers a matching JSON object;
 otherwise it echoes the text. Markers in the text trigger failures: `[block]` (prompt blocked),
-`[safety]` (candidate stopped by SAFETY), `[ratelimit]` (429 with RetryInfo), `[unavailable]`
+`[safety]` (candidate stopped by SAFETY), `[no-text]` (MAX_TOKENS spent on thoughts, no
+parts), `[ratelimit]` (429 with RetryInfo), `[unavailable]`
 (503), `[midstream-error]` (an error event after some text) and `[cut]` (the stream stops early).
 Also usable as a library of wire-format builders for unit tests.
 """
@@ -127,6 +128,8 @@ def answer_parts(body: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
     text = _turn_text(turn)
     if "[safety]" in text:
         return [], "SAFETY"
+    if "[no-text]" in text:
+        return [], "MAX_TOKENS"
     calls = _calls(body, text)
     if calls:
         return calls, "STOP"

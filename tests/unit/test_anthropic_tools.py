@@ -240,3 +240,21 @@ def test_allowed_tools_listing_no_function_of_tools_or_required_and_empty_is_400
         "tool_choice",
         "invalid_value",
     )
+
+
+def test_tool_arguments_nested_past_the_parser_are_a_bad_request(client):
+    arguments = '{"a":' * 100_000 + "1" + "}" * 100_000
+    function = {"name": "f", "arguments": arguments}
+    call = {"id": "toolu_01A", "type": "function", "function": function}
+    messages = [
+        {"role": "user", "content": "Go"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "toolu_01A", "content": "done"},
+    ]
+    body = {"model": "claude-3-haiku", "messages": messages, "tools": [WEATHER]}
+    response = client.post("/v1/chat/completions", json=body)
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["param"] == "messages[1].tool_calls[0].function.arguments"
+    assert error["message"] == "Tool call arguments are nested too deeply."

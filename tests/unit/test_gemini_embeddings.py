@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import struct
 
 import pytest
@@ -33,7 +34,9 @@ def test_single_input_uses_embed_content(client, upstream):
     answer = embed(client, **request, dimensions=4)
     assert answer.status_code == 200, answer.json
     check_embeddings(answer.json, request)
-    assert answer.json["data"] == [{"object": "embedding", "index": 0, "embedding": VALUES}]
+    assert [(d["object"], d["index"]) for d in answer.json["data"]] == [("embedding", 0)]
+    norm = math.sqrt(sum(v * v for v in VALUES))
+    assert answer.json["data"][0]["embedding"] == pytest.approx([v / norm for v in VALUES])
     assert answer.json["model"] == "text-embedding-3-small"
     usage = answer.json["usage"]
     assert usage["prompt_tokens"] == usage["total_tokens"] > 0
@@ -107,3 +110,32 @@ def test_list_models(monkeypatch, upstream):
     backend = client.application.extensions["gateway.backends"]["gemini"]
     assert [m["id"] for m in backend.list_models()] == ["gemini-2.5-flash", "embedding-001"]
     assert upstream.calls[0].request.headers["x-goog-api-key"] == KEY
+
+
+@pytest.mark.parametrize("encoding_format", ["float", "base64"])
+def test_shortened_vectors_have_length_one_as_openai_s_do(client, upstream, encoding_format):
+    # Gemini normalizes only full-size vectors; OpenAI clients rank by dot product.
+    vectors = {"embeddings": [{"values": [3.0, 4.0]}, {"values": [0.0, 0.0]}]}
+    upstream.post(f"{MODEL_URL}:batchEmbedContents", json=vectors)
+    request = {"input": ["a", "b"], "dimensions": 2, "encoding_format": encoding_format}
+    answer = embed(client, **request)
+    assert answer.status_code == 200, answer.json
+    got = [d["embedding"] for d in answer.json["data"]]
+    if encoding_format == "base64":
+        got = [list(struct.unpack("<2f", base64.b64decode(g))) for g in got]
+    assert got == [pytest.approx([0.6, 0.8]), [0.0, 0.0]]
+    assert json.loads(upstream.calls[0].request.body)["requests"][0]["outputDimensionality"] == 2
+
+
+def test_full_size_vectors_are_passed_unchanged(client, upstream):
+    upstream.post(f"{MODEL_URL}:embedContent", json={"embedding": {"values": [3.0, 4.0]}})
+    answer = embed(client, input="a")
+    assert answer.json["data"][0]["embedding"] == [3.0, 4.0]
+
+
+@pytest.mark.parametrize("values", [["x", 1.0], [True, 0.5], [None], "1,2"])
+def test_vectors_that_are_not_numbers_are_bad_gateway(client, upstream, values):
+    upstream.post(f"{MODEL_URL}:embedContent", json={"embedding": {"values": values}})
+    answer = embed(client, input="a", encoding_format="base64")
+    assert answer.status_code == 502
+    check_error(answer.json)

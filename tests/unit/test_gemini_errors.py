@@ -30,6 +30,8 @@ CASES = [
      None, 400, "invalid_request_error", None),
     (400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.",
      [BAD_KEY_INFO], 401, "invalid_request_error", "invalid_api_key"),
+    (400, "INVALID_ARGUMENT", "The input token count (1200293) exceeds the maximum number of "
+     "tokens allowed (1048576).", None, 400, "invalid_request_error", "context_length_exceeded"),
     (400, "FAILED_PRECONDITION", "User location is not supported for the API use.",
      None, 400, "invalid_request_error", None),
     (401, "UNAUTHENTICATED", "Request had invalid authentication credentials.",
@@ -57,7 +59,7 @@ def client(monkeypatch):
 @pytest.mark.parametrize(
     ("http", "status", "message", "details", "want_status", "want_type", "want_code"),
     CASES,
-    ids=[case[1] + ("/key" if case[3] == [BAD_KEY_INFO] else "") for case in CASES],
+    ids=[f"{case[1]}/{case[6]}" for case in CASES],
 )
 def test_error_mapping(
     client, upstream, http, status, message, details, want_status, want_type, want_code
@@ -69,6 +71,8 @@ def test_error_mapping(
     assert (error.type, error.code, error.message) == (want_type, want_code, message)
     if want_code == "model_not_found":
         assert error.param == "model"
+    if want_code == "context_length_exceeded":
+        assert error.param == "messages"
 
 
 def test_retry_after_from_retry_info_and_upstream_header(client, upstream):

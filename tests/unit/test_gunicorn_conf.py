@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import runpy
 from types import SimpleNamespace
 
@@ -64,6 +65,23 @@ def test_a_worker_class_from_the_environment_is_used_as_given(load_conf):
 
 def test_port_alone_binds_every_interface(load_conf):
     assert load_conf(PORT="5000")["bind"] == "0.0.0.0:5000"
+
+
+def test_the_projects_env_file_sets_gunicorns_settings(tmp_path, monkeypatch):
+    """The .env next to wsgi.py, which the app reads, sets gunicorn's settings too (a shutdown
+    grace set there must not outlast gunicorn's graceful timeout); real variables win."""
+    conf = tmp_path / "config" / "gunicorn.conf.py"
+    conf.parent.mkdir()
+    conf.write_text(CONF.read_text())
+    lines = ["PORT=8123", "HOST=10.0.0.1", "WEB_CONCURRENCY=3", "SHUTDOWN_GRACE_SECONDS=60"]
+    (tmp_path / ".env").write_text("\n".join(lines) + "\n")
+    unset = (*ENV_NAMES, "SHUTDOWN_GRACE_SECONDS", "GUNICORN_GRACEFUL_TIMEOUT")
+    environ = {name: value for name, value in os.environ.items() if name not in unset}
+    monkeypatch.setattr(os, "environ", {**environ, "HOST": "127.0.0.1"})
+    loaded = runpy.run_path(str(conf))
+    assert loaded["bind"] == "127.0.0.1:8123"
+    assert loaded["workers"] == 3
+    assert loaded["shutdown_grace"] == 60 and loaded["graceful_timeout"] == 65
 
 
 def test_worker_exit_closes_the_workers_backends(load_conf):

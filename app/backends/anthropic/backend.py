@@ -95,12 +95,12 @@ class AnthropicBackend(Backend):
         except ValueError as exc:
             raise UpstreamError(
                 f"Upstream `{self.name}` answered with a body that is not JSON.",
-                code="bad_upstream_response",
+                code="upstream_bad_response",
             ) from exc
         if not isinstance(data, dict):
             raise UpstreamError(
                 f"Upstream `{self.name}` answered with an unexpected body.",
-                code="bad_upstream_response",
+                code="upstream_bad_response",
             )
         return data
 

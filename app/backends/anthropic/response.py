@@ -54,7 +54,7 @@ def chat_completion(
     """The `chat.completion` for an Anthropic Message, named for the model the client asked for."""
     blocks = message.get("content")
     if not isinstance(blocks, list):
-        raise UpstreamError("The upstream answer has no content.", code="bad_upstream_response")
+        raise UpstreamError("The upstream answer has no content.", code="upstream_bad_response")
     texts: list[str] = []
     answer: str | None = None
     tool_calls = []

@@ -175,7 +175,7 @@ class GeminiBackend(Backend):
     def _json(self, response: requests.Response) -> dict[str, Any]:
         try:
             payload = json.loads(self.http.read_body(response))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep JSON
             raise UpstreamError(
                 f"Upstream `{self.name}` returned a body that is not JSON."
             ) from exc

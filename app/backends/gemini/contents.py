@@ -13,6 +13,9 @@ from app.errors import InvalidRequestError, UnsupportedError
 
 # Accepted by Gemini 3 in place of a signature it never issued (e.g. history from elsewhere).
 SKIP_SIGNATURE = "skip_thought_signature_validator"
+# Deeper JSON values are not sent as structs: encoding the request would overflow Python's
+# stack (a 500), and Google's proto parser refuses such depth anyway.
+MAX_JSON_DEPTH = 64
 _AUDIO_TYPES = {"wav": "audio/wav", "mp3": "audio/mp3"}
 
 
@@ -108,7 +111,7 @@ def _assistant(message: dict[str, Any], param: str, conv: Conversation) -> None:
         calls.append((legacy.get("name", ""), legacy, f"{param}.function_call"))
     for n, (call_id, function, call_param) in enumerate(calls):
         name = function.get("name", "")
-        args = tool_arguments(function.get("arguments", ""), f"{call_param}.arguments")
+        args = _arguments(function.get("arguments", ""), f"{call_param}.arguments")
         conv.call_names[call_id] = name
         part: dict[str, Any] = {"functionCall": {"name": name, "args": args}}
         signature = conv.signatures.get(call_id)
@@ -140,10 +143,34 @@ def _function_response(name: str, content: Any) -> dict[str, Any]:
     text = content_text(content)
     try:
         value: Any = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
+        value = text
+    if not _shallow(value):
         value = text
     response = value if isinstance(value, dict) else {"output": value}
     return {"functionResponse": {"name": name, "response": response}}
+
+
+def _arguments(arguments: str, param: str) -> dict[str, Any]:
+    """A replayed call's arguments as an object; absurdly deep JSON is a 400, not a crash."""
+    args = tool_arguments(arguments, param)
+    if not _shallow(args):
+        raise InvalidRequestError("Tool call arguments are nested too deeply.", param=param)
+    return args
+
+
+def _shallow(value: Any) -> bool:
+    """True when the JSON value nests at most MAX_JSON_DEPTH arrays/objects deep."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if not isinstance(item, dict | list):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            return False
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children)
+    return True
 
 
 _HANDLERS = {

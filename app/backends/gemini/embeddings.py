@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import math
 import struct
 from typing import Any
 
@@ -50,9 +51,21 @@ def vectors(payload: Any, expected: int) -> list[list[float]]:
     else:
         items = []
     values = [item.get("values") for item in items if isinstance(item, dict)]
-    if len(values) != expected or not all(isinstance(v, list) for v in values):
+    if len(values) != expected or not all(_is_vector(v) for v in values):
         raise UpstreamError("Upstream returned an unexpected embeddings answer.")
     return values
+
+
+def normalized(values: list[float]) -> list[float]:
+    """The vector scaled to length 1 (a zero vector is kept as it is)."""
+    norm = math.sqrt(math.fsum(v * v for v in values))
+    return [v / norm for v in values] if norm and math.isfinite(norm) else values
+
+
+def _is_vector(values: Any) -> bool:
+    return isinstance(values, list) and all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values
+    )
 
 
 def encode(values: list[float], encoding_format: str | None) -> list[float] | str:
@@ -65,6 +78,10 @@ def encode(values: list[float], encoding_format: str | None) -> list[float] | st
 def embedding_list(call: Call, texts: list[str], all_vectors: list[list[float]]) -> dict:
     """The OpenAI embeddings list; token usage is counted locally (Gemini reports none)."""
     encoding_format = call.body.get("encoding_format")
+    if call.body.get("dimensions") is not None:
+        # OpenAI vectors always have length 1 (clients rank by dot product); Gemini normalizes
+        # only full-size ones, not those cut short by `outputDimensionality`.
+        all_vectors = [normalized(v) for v in all_vectors]
     prompt_tokens = sum(count_text(t, call.route.upstream_model) for t in texts)
     return {
         "object": "list",

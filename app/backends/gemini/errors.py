@@ -44,6 +44,9 @@ REASON_ERRORS: dict[str, _Factory] = {
     "API_KEY_SERVICE_BLOCKED": lambda m, h: PermissionDeniedError(m, headers=h),
 }
 _DELAY = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
+# Gemini's words for a prompt over the context window ("The input token count (N) exceeds the
+# maximum number of tokens allowed (M).").
+_TOO_LONG = re.compile(r"input token count.*exceeds the maximum", re.IGNORECASE | re.DOTALL)
 
 
 def response_error(response: requests.Response, name: str, secret: str | None) -> APIError:
@@ -79,6 +82,9 @@ def gemini_error(
     exc = factory(message, headers)
     if isinstance(exc, NotFoundError) and "models/" in message:
         exc.code, exc.param = "model_not_found", "model"
+    elif isinstance(exc, InvalidRequestError) and _TOO_LONG.search(message):
+        # OpenAI's code for it, which clients test to trim the history and try again.
+        exc.code, exc.param = "context_length_exceeded", "messages"
     return exc
 
 

@@ -27,56 +27,107 @@ FINISH_REASONS = {
 
 def finish_reason(raw: str | None, has_tool_calls: bool) -> str:
     """The OpenAI finish_reason; a normal end after function calls is `tool_calls`."""
-    reason = FINISH_REASONS.get(raw or "STOP", "stop")
+    reason = FINISH_REASONS.get(raw if isinstance(raw, str) and raw else "STOP", "stop")
     return "tool_calls" if has_tool_calls and reason == "stop" else reason
 
 
+def malformed() -> UpstreamError:
+    """The error for an answer whose shape breaks the GenerateContentResponse schema."""
+    return UpstreamError("Upstream returned a malformed answer.", code="upstream_bad_response")
+
+
+def candidates_of(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The payload's candidates, checked: a bad shape is a 502, never a crash (a 500)."""
+    items = payload.get("candidates")
+    if items is None:
+        return []
+    if not isinstance(items, list) or not all(isinstance(c, dict) for c in items):
+        raise malformed()
+    return items
+
+
 def read_parts(
-    parts: list[dict[str, Any]], signatures: ThoughtSignatures
+    candidate: dict[str, Any], signatures: ThoughtSignatures
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """(text pieces, tool calls) of a candidate's parts; thought summaries are left out."""
+    content = candidate.get("content")
+    if content is not None and not isinstance(content, dict):
+        raise malformed()
+    # A candidate stopped before any output (SAFETY, MAX_TOKENS…) has no content or parts.
+    parts = (content or {}).get("parts")
+    parts = [] if parts is None else parts
+    if not isinstance(parts, list) or not all(isinstance(p, dict) for p in parts):
+        raise malformed()
     texts: list[str] = []
     calls: list[dict[str, Any]] = []
     for part in parts:
         if part.get("thought"):
             continue
         if "text" in part:
+            if not isinstance(part["text"], str):
+                raise malformed()
             texts.append(part["text"])
         elif isinstance(part.get("functionCall"), dict):
             function = part["functionCall"]
+            name = function.get("name")
+            if not isinstance(name, str) or not isinstance(function.get("args", {}), dict | None):
+                raise malformed()
             call_id = shaping.new_id("call_")
             signatures.remember(call_id, part.get("thoughtSignature"))
             arguments = dumps_arguments(function.get("args"))
-            calls.append(shaping.tool_call(call_id, function.get("name", ""), arguments))
+            calls.append(shaping.tool_call(call_id, name, arguments))
     return texts, calls
 
 
 def candidate_index(candidate: dict[str, Any], position: int) -> int:
     """The candidate's index (JSON omits the field when it is 0)."""
     index = candidate.get("index")
-    return index if isinstance(index, int) else position
+    return index if _is_count(index) else position
 
 
 def blocked(payload: dict[str, Any]) -> bool:
     """True when the prompt itself was blocked and no candidate was generated."""
-    feedback = payload.get("promptFeedback") or {}
-    return not payload.get("candidates") and bool(feedback.get("blockReason"))
+    feedback = payload.get("promptFeedback")
+    return (
+        not payload.get("candidates")
+        and isinstance(feedback, dict)
+        and bool(feedback.get("blockReason"))
+    )
 
 
 def usage_from(metadata: Any) -> dict[str, Any] | None:
     """`usageMetadata` as OpenAI usage; thinking tokens count as completion tokens."""
-    if not isinstance(metadata, dict) or "promptTokenCount" not in metadata:
+    if not isinstance(metadata, dict) or _count(metadata, "promptTokenCount") is None:
+        # Without a usable prompt count the gateway counts the usage itself.
         return None
-    prompt = metadata.get("promptTokenCount", 0) + metadata.get("toolUsePromptTokenCount", 0)
-    thoughts = metadata.get("thoughtsTokenCount", 0)
-    usage: dict[str, Any] = shaping.usage(
-        prompt, metadata.get("candidatesTokenCount", 0) + thoughts
-    )
-    if metadata.get("cachedContentTokenCount"):
-        usage["prompt_tokens_details"] = {"cached_tokens": metadata["cachedContentTokenCount"]}
+    counts = {key: _count(metadata, key) or 0 for key in _COUNTS}
+    prompt = counts["promptTokenCount"] + counts["toolUsePromptTokenCount"]
+    thoughts = counts["thoughtsTokenCount"]
+    usage: dict[str, Any] = shaping.usage(prompt, counts["candidatesTokenCount"] + thoughts)
+    if counts["cachedContentTokenCount"]:
+        usage["prompt_tokens_details"] = {"cached_tokens": counts["cachedContentTokenCount"]}
     if thoughts:
         usage["completion_tokens_details"] = {"reasoning_tokens": thoughts}
     return usage
+
+
+_COUNTS = (
+    "promptTokenCount",
+    "toolUsePromptTokenCount",
+    "candidatesTokenCount",
+    "thoughtsTokenCount",
+    "cachedContentTokenCount",
+)
+
+
+def _count(metadata: dict[str, Any], key: str) -> int | None:
+    """A token count of usageMetadata, or None when it is missing or not a count."""
+    value = metadata.get(key)
+    return value if _is_count(value) else None
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def chat_completion(
@@ -89,10 +140,13 @@ def chat_completion(
             shaping.choice(i, shaping.message(None), "content_filter")
             for i in range(call.body.get("n") or 1)
         ]
-    for position, candidate in enumerate(payload.get("candidates") or []):
-        texts, calls = read_parts((candidate.get("content") or {}).get("parts") or [], signatures)
-        content = "".join(texts) if texts else None
+    for position, candidate in enumerate(candidates_of(payload)):
+        texts, calls = read_parts(candidate, signatures)
         reason = finish_reason(candidate.get("finishReason"), bool(calls))
+        # As OpenAI: null content only beside tool calls or for a filtered answer; an answer
+        # cut before any text (MAX_TOKENS spent on thinking, an empty STOP) has "".
+        empty = bool(calls) or reason == "content_filter"
+        content = "".join(texts) if texts or not empty else None
         index = candidate_index(candidate, position)
         choices.append(shaping.choice(index, shaping.message(content, calls or None), reason))
     if not choices:

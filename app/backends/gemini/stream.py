@@ -11,6 +11,7 @@ from app.backends.gemini.errors import gemini_error
 from app.backends.gemini.response import (
     blocked,
     candidate_index,
+    candidates_of,
     finish_reason,
     read_parts,
     usage_from,
@@ -84,7 +85,7 @@ class StreamTranslator:
             return
         try:
             payload = json.loads(event.data)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep JSON
             raise UpstreamError(f"Upstream `{self.name}` sent malformed stream data.") from exc
         if not isinstance(payload, dict):
             raise UpstreamError(f"Upstream `{self.name}` sent malformed stream data.")
@@ -99,15 +100,16 @@ class StreamTranslator:
         if blocked(payload):
             for index in range(self.call.body.get("n") or 1):
                 yield from self._finish(index, "content_filter")
-        for position, candidate in enumerate(payload.get("candidates") or []):
+        for position, candidate in enumerate(candidates_of(payload)):
             yield from self._candidate(candidate_index(candidate, position), candidate)
 
     def _candidate(self, index: int, candidate: dict[str, Any]) -> Iterator[dict[str, Any]]:
         if index in self.finished:
             return
+        # Read first: a malformed first event then fails before the client's first chunk,
+        # while retries and fallbacks can still run.
+        texts, calls = read_parts(candidate, self.signatures)
         yield from self._start(index)
-        parts = (candidate.get("content") or {}).get("parts") or []
-        texts, calls = read_parts(parts, self.signatures)
         for text in texts:
             if text:
                 self.text.append(text)
