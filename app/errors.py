@@ -111,10 +111,9 @@ class ModelNotFoundError(NotFoundError):
     code = "model_not_found"
 
     def __init__(self, model: str, **kwargs: Any) -> None:
+        # OpenAI names no param here (`param: null`), though the model is the cause.
         super().__init__(
-            f"The model `{model}` does not exist or you do not have access to it.",
-            param="model",
-            **kwargs,
+            f"The model `{model}` does not exist or you do not have access to it.", **kwargs
         )
 
 

@@ -165,7 +165,7 @@ def test_body_over_the_limit_is_413(config):
 
 def test_unknown_model_is_404_model_not_found(client):
     body = envelope(client.post(CHAT, json={**BODY, "model": "no-such-model"}), 404)
-    assert (body["code"], body["param"]) == ("model_not_found", "model")
+    assert (body["code"], body["param"]) == ("model_not_found", None)
     assert "no-such-model" in body["message"]
 
 

@@ -79,11 +79,7 @@ def test_fallback_chain_in_order():
 def test_unknown_model_raises_model_not_found():
     with pytest.raises(ModelNotFoundError) as info:
         registry({"id": "m", "backend": "a"}).chain("nope")
-    assert (info.value.status, info.value.param, info.value.code) == (
-        404,
-        "model",
-        "model_not_found",
-    )
+    assert (info.value.status, info.value.param, info.value.code) == (404, None, "model_not_found")
 
 
 @pytest.mark.parametrize(

@@ -144,7 +144,7 @@ def test_retrieve_unknown_model_is_404(client):
     response = client.get("/v1/models/nope")
     assert response.status_code == 404
     error = check_error(response.get_json(), 404)
-    assert (error.code, error.param) == ("model_not_found", "model")
+    assert (error.code, error.param) == ("model_not_found", None)
 
 
 @pytest.mark.parametrize(

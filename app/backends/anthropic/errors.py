@@ -56,7 +56,7 @@ def _overloaded(message: str, headers: dict[str, str]) -> APIError:
 def _not_found(message: str, headers: dict[str, str]) -> APIError:
     # Anthropic names the model in the message ("model: claude-x") when the id is unknown.
     if message.startswith("model:"):
-        return NotFoundError(message, param="model", code="model_not_found", headers=headers)
+        return NotFoundError(message, code="model_not_found", headers=headers)
     return NotFoundError(message, headers=headers)
 
 

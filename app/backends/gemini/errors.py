@@ -81,7 +81,7 @@ def gemini_error(
         return status_error(http_status, message, headers=headers)
     exc = factory(message, headers)
     if isinstance(exc, NotFoundError) and "models/" in message:
-        exc.code, exc.param = "model_not_found", "model"
+        exc.code, exc.param = "model_not_found", None
     elif isinstance(exc, InvalidRequestError) and _TOO_LONG.search(message):
         # OpenAI's code for it, which clients test to trim the history and try again.
         exc.code, exc.param = "context_length_exceeded", "messages"
