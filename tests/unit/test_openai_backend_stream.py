@@ -230,13 +230,6 @@ def test_an_error_event_before_any_chunk_is_a_plain_error_response(client, upstr
     assert response.get_json()["error"]["param"] == "messages"
 
 
-def test_a_json_answer_to_a_stream_request_is_a_502(client, upstream):
-    upstream.post(CHAT_URL, json={"id": "x", "choices": []})
-    response = stream_request(client)
-    assert response.status_code == 502
-    check_error(response.get_json(), 502)
-
-
 def test_upstream_4xx_to_a_stream_request_is_a_json_error(client, upstream):
     error = {
         "error": {"message": "bad", "type": "invalid_request_error", "param": "n", "code": None}

@@ -16,6 +16,7 @@ from app.backends.base import Backend, Call, ExactJSON, Result, Stream
 from app.backends.http import UpstreamHTTP
 from app.backends.openai.discovery import model_objects
 from app.backends.openai.errors import http_error, reported_error
+from app.backends.openai.replay import replayed
 from app.backends.openai.stream import ModelRewriter, relay
 from app.backends.openai.usage import UsageCounter
 from app.backends.upstream_status import passed_headers
@@ -118,10 +119,8 @@ class OpenAIBackend(Backend):
             response.close()
         answer = self._parse(operation, content, secrets)
         if streaming:
-            raise UpstreamError(
-                f"Upstream `{self.name}` answered a stream request with a JSON body.",
-                code="upstream_bad_response",
-            )
+            # The upstream ignored `stream`: the client still gets the stream it asked for.
+            return replayed(operation, call, answer, self.name)
         answer["model"] = call.model
         return _exact(answer, content, call.model)
 

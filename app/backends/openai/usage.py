@@ -78,8 +78,7 @@ class UsageCounter:
         """The final usage chunk for `model`: the usage split off a chunk with choices, the
         gateway's count when the upstream sent none, or None when the upstream sent its own."""
         if not self.upstream_sent:
-            prompt = _prompt_tokens(self.operation, self.body, self.upstream_model)
-            usage = shaping.usage(prompt, count_text("".join(self.parts), self.upstream_model))
+            usage = counted_usage(self.operation, self.body, self.upstream_model, self.parts)
         elif self.split is not None:
             usage = self.split
         else:
@@ -99,6 +98,14 @@ class UsageCounter:
         chunk["choices"] = []
         chunk["usage"] = usage
         return chunk
+
+
+def counted_usage(
+    operation: str, body: dict[str, Any], model: str, texts: list[str]
+) -> dict[str, int]:
+    """Usage the gateway counts: the request's prompt, and `texts` as the completion."""
+    prompt = _prompt_tokens(operation, body, model)
+    return shaping.usage(prompt, count_text("".join(texts), model))
 
 
 def _choice_texts(choice: Any) -> Iterator[str]:
