@@ -10,6 +10,7 @@ from typing import Any
 import requests
 
 from app.backends.anthropic.errors import response_error
+from app.backends.anthropic.prefill import PrefillPolicy
 from app.backends.anthropic.request import DEFAULT_MAX_TOKENS, build_request
 from app.backends.anthropic.response import chat_completion
 from app.backends.anthropic.stops import cut_message, split_stops
@@ -17,7 +18,7 @@ from app.backends.anthropic.stream import StreamTranslator
 from app.backends.base import Backend, Call, Result, Stream, missing_key_error
 from app.backends.discovery import LIST_TIMEOUT, ModelListCache, listed_items, ttl_option
 from app.backends.http import UpstreamHTTP
-from app.errors import UpstreamError
+from app.errors import APIError, UpstreamError
 from config import secret_from_env
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -49,6 +50,7 @@ class AnthropicBackend(Backend):
         self.http = UpstreamHTTP(name, base_url, self.options)
         # `/v1/models` asks on every call: one listing per TTL, not a round trip per call.
         self.discovery = ModelListCache(name, self._fetch_models, ttl_option(name, self.options))
+        self.prefill = PrefillPolicy()
 
     def _headers(self) -> dict[str, str]:
         if not self.api_key:
@@ -68,9 +70,17 @@ class AnthropicBackend(Backend):
         """A chat completion (or stream of chunks) from one Messages API call."""
         options = {"default_max_tokens": self.default_max_tokens}
         plan = build_request(call.body, call.route.upstream_model, options)
-        stream = bool(plan.payload.get("stream"))
+        model = call.route.upstream_model
+        payload = self.prefill.payload(plan.payload, model)
+        stream = bool(payload.get("stream"))
         _, stops = split_stops(call.body)
-        response = self._send("POST", "/v1/messages", json_body=plan.payload, stream=stream)
+        try:
+            response = self._send("POST", "/v1/messages", json_body=payload, stream=stream)
+        except APIError as exc:
+            again = self.prefill.retry(payload, model, exc)
+            if again is None:
+                raise
+            response = self._send("POST", "/v1/messages", json_body=again, stream=stream)
         if stream:
             translator = StreamTranslator(
                 self.name,
