@@ -18,9 +18,35 @@ def finish_reason(reason: str | None) -> str:
     return reason if reason in _FINISH_REASONS else "stop"
 
 
-def text_choice(index: int, text: str, reason: str | None) -> dict[str, Any]:
-    """One `choices[]` item of a text_completion (`logprobs` present as null)."""
-    return {"text": text, "index": index, "logprobs": None, "finish_reason": reason}
+def text_choice(
+    index: int, text: str, reason: str | None, logprobs: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One `choices[]` item of a text_completion (`logprobs` null unless given)."""
+    return {"text": text, "index": index, "logprobs": logprobs, "finish_reason": reason}
+
+
+def text_logprobs(chat_logprobs: Any, offset: int = 0) -> dict[str, Any] | None:
+    """A chat choice's `logprobs` in the legacy shape: its tokens, their log probabilities, the
+    most likely alternatives of each and where each starts in the text (from `offset`); None
+    when the chat answer has none."""
+    items = chat_logprobs.get("content") if isinstance(chat_logprobs, dict) else None
+    if not isinstance(items, list):
+        return None
+    legacy: dict[str, list[Any]] = {
+        "tokens": [],
+        "token_logprobs": [],
+        "top_logprobs": [],
+        "text_offset": [],
+    }
+    for item in items:
+        token = str(item.get("token") or "")
+        legacy["tokens"].append(token)
+        legacy["token_logprobs"].append(item.get("logprob"))
+        top = item.get("top_logprobs") or []
+        legacy["top_logprobs"].append({t.get("token"): t.get("logprob") for t in top})
+        legacy["text_offset"].append(offset)
+        offset += len(token)
+    return legacy
 
 
 def text_completion(
@@ -61,9 +87,15 @@ class TextChunkFactory:
             self.model, choices, None, completion_id=self.id, created=self.created
         )
 
-    def text(self, index: int, text: str, reason: str | None = None) -> dict[str, Any]:
+    def text(
+        self,
+        index: int,
+        text: str,
+        reason: str | None = None,
+        logprobs: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """A chunk carrying a piece of one choice's text (and its finish_reason on the last)."""
-        return self.chunk([text_choice(index, text, reason)])
+        return self.chunk([text_choice(index, text, reason, logprobs)])
 
     def usage(self, usage_obj: dict[str, int]) -> dict[str, Any]:
         """The final usage chunk: empty `choices` and the usage totals."""

@@ -2,8 +2,9 @@
 
 Each prompt is sent as its own chat request (with the client's `n`); choice `i` of prompt `p`
 becomes choice `p * n + i`, as OpenAI numbers them. `echo` prepends the prompt to the text;
-`best_of` is accepted and ignored (chat APIs cannot rank candidates); `suffix` and `logprobs`
-are refused, since a chat answer cannot honour them.
+`best_of` is accepted and ignored (chat APIs cannot rank candidates); `logprobs` asks the chat
+answer for its tokens' log probabilities; `suffix`, and `logprobs` with `echo` (the prompt's
+tokens have none in a chat answer), are refused.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from app.backends.shaping_legacy import (
     prompt_usage,
     text_choice,
     text_completion,
+    text_logprobs,
 )
 from app.errors import InvalidRequestError, UnsupportedError
 from app.schemas.chat import ChatCompletionRequestSchema
@@ -48,9 +50,10 @@ def completion_via_chat(backend: Backend, call: Call) -> Result:
     body = call.body
     if body.get("suffix"):
         raise UnsupportedError("suffix is not supported by this model.", param="suffix")
-    if body.get("logprobs") is not None:
+    if body.get("logprobs") is not None and body.get("echo"):
         raise UnsupportedError(
-            "logprobs is not supported by this model (it is served through a chat API).",
+            "logprobs with echo is not supported by this model (it is served through a chat "
+            "API, which gives no log probabilities for the prompt's tokens).",
             param="logprobs",
         )
     prompts = prompt_texts(body.get("prompt"), call.route.upstream_model)
@@ -106,6 +109,9 @@ def chat_call(call: Call, prompt: str, max_tokens: int) -> Call:
     # A plain str: the chat schema takes only exact strings (a TokenPrompt is a subclass).
     body["messages"] = [{"role": "user", "content": str(prompt)}]
     body["max_tokens"] = max_tokens
+    if call.body.get("logprobs") is not None:
+        # The legacy `logprobs: k` is the chat API's top_logprobs (both 0-5 alternatives here).
+        body["logprobs"], body["top_logprobs"] = True, call.body["logprobs"]
     try:
         # Chat-only fields the completion schema let through unchecked (such as
         # `max_completion_tokens` or `tools`) must be valid before a chat backend reads them.
@@ -143,7 +149,8 @@ def _complete(
             texts.append(text)
             index = p * n + int(item.get("index", 0))
             reason = finish_reason(item.get("finish_reason"))
-            choices.append(text_choice(index, prompt + text if echo else text, reason))
+            logprobs = text_logprobs(item.get("logprobs"))
+            choices.append(text_choice(index, prompt + text if echo else text, reason, logprobs))
         part = prompt_usage(answer.get("usage"), prompt, texts, model)
         usage = add_usage(usage, part)
     return text_completion(call.model, choices, usage)

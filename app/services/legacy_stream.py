@@ -12,6 +12,7 @@ from app.backends.shaping_legacy import (
     add_usage,
     finish_reason,
     prompt_usage,
+    text_logprobs,
 )
 from app.backends.sse import SSEDecoder
 from app.errors import UpstreamError
@@ -118,9 +119,13 @@ def _translate(
             index = base + int(item.get("index", 0))
             text = (item.get("delta") or {}).get("content") or ""
             reason = item.get("finish_reason")
+            # Offsets count from the start of the choice's text, as in a complete answer.
+            offset = sum(len(piece) for piece in texts.get(index, ()))
+            logprobs = text_logprobs(item.get("logprobs"), offset)
             texts.setdefault(index, []).append(text)
             if text or reason:
-                yield chunks.text(index, text, finish_reason(reason) if reason else None)
+                reason = finish_reason(reason) if reason else None
+                yield chunks.text(index, text, reason, logprobs)
     if usage is None and not call.wants_usage:
         return None
     texts_of_prompt = ["".join(t) for t in texts.values()]

@@ -95,6 +95,20 @@ def test_sdk_completion_stream_usage_and_prompt_list(gateway):
     assert finished == [0, 1, 2, 3]
 
 
+def test_sdk_completion_logprobs(client):
+    options = {"model": "gpt-3.5-turbo-instruct", "prompt": "Say hi", "max_tokens": 5}
+    choice = client.completions.create(logprobs=3, **options).choices[0]
+    logprobs = choice.logprobs
+    assert "".join(logprobs.tokens) == choice.text and len(logprobs.tokens) == 5
+    assert [len(top) for top in logprobs.top_logprobs] == [3] * 5
+    assert logprobs.text_offset[0] == 0
+    chunks = list(client.completions.create(logprobs=3, stream=True, **options))
+    streamed = [
+        token for c in chunks if c.choices[0].logprobs for token in c.choices[0].logprobs.tokens
+    ]
+    assert streamed == logprobs.tokens
+
+
 def test_sdk_completion_errors(client):
     with pytest.raises(openai.BadRequestError) as info:
         client.completions.create(model="gpt-3.5-turbo-instruct", prompt=["ok", ""], suffix="x")

@@ -123,7 +123,8 @@ def test_max_tokens_zero_echoes_without_generating(client):
 
 
 @pytest.mark.parametrize(
-    ("extra", "param"), [({"suffix": "end"}, "suffix"), ({"logprobs": 0}, "logprobs")]
+    ("extra", "param"),
+    [({"suffix": "end"}, "suffix"), ({"logprobs": 0, "echo": True}, "logprobs")],
 )
 def test_chat_backends_refuse_what_chat_cannot_do(client, extra, param):
     response = complete(client, prompt="x", **extra)
@@ -221,3 +222,35 @@ def test_streamed_usage_matches_the_complete_answer(client):
     streamed = sse_chunks(response.data)[-1]["usage"]
     assert streamed == whole
     assert streamed["prompt_tokens"] == prompt_tokens("Say this is a test", "two")
+
+
+@pytest.mark.parametrize("top", [0, 2, 5])
+def test_logprobs_come_from_the_chat_answer_in_the_legacy_shape(client, top):
+    body = complete(client, prompt="Say hi", max_tokens=6, logprobs=top).json
+    check_completion(body)
+    (choice,) = body["choices"]
+    logprobs = choice["logprobs"]
+    assert "".join(logprobs["tokens"]) == choice["text"]
+    assert len(logprobs["token_logprobs"]) == len(logprobs["tokens"]) == 6
+    assert all(value <= 0 for value in logprobs["token_logprobs"])
+    # Each token's offset in the text, and its alternatives with the token itself the likeliest.
+    offsets = [
+        choice["text"].index(token, at)
+        for token, at in zip(logprobs["tokens"], logprobs["text_offset"], strict=True)
+    ]
+    assert offsets == logprobs["text_offset"] and offsets[0] == 0
+    for token, chosen, alternatives in zip(
+        logprobs["tokens"], logprobs["token_logprobs"], logprobs["top_logprobs"], strict=True
+    ):
+        assert len(alternatives) == top
+        if top:
+            assert alternatives[token] == chosen == max(alternatives.values())
+
+
+def test_streamed_logprobs_match_the_complete_answer(client):
+    whole = complete(client, prompt="Say hi", max_tokens=8, logprobs=2).json["choices"][0]
+    response = complete(client, prompt="Say hi", max_tokens=8, logprobs=2, stream=True)
+    check_completion_sse(sse_data(response.data))
+    pieces = [c["choices"][0]["logprobs"] for c in sse_chunks(response.data)]
+    joined = {key: [v for p in pieces if p for v in p[key]] for key in whole["logprobs"]}
+    assert joined == whole["logprobs"]
