@@ -26,6 +26,9 @@ _REF_REPEATS = 2
 _MAX_LITERAL_ITEMS = 32
 _LITERAL_KINDS = {"date": "date", "date-time": "date-time", "email": "email", "uuid": "uuid"}
 _LITERAL_KINDS.update({"idn-email": "email", "uri": "uri", "url": "uri", "iri": "uri"})
+# Characters of JSON one instance may take: far beyond any model's output limit, and small
+# enough that nested `minItems` or `minProperties` cannot make a request run for minutes.
+MAX_SIZE = 100_000
 
 
 class InstanceBuilder:
@@ -35,6 +38,13 @@ class InstanceBuilder:
         self.document = SchemaDocument(schema)
         self.literals = literals
         self.rng = rng
+        # At most the JSON length of what was built; past MAX_SIZE the instance stops growing.
+        self.size = 0
+
+    @property
+    def full(self) -> bool:
+        """True when the instance outgrew MAX_SIZE and was left unfinished."""
+        return self.size > MAX_SIZE
 
     def build(self) -> Any:
         """An instance of the whole schema (best effort: None for a schema nested beyond reason)."""
@@ -44,6 +54,13 @@ class InstanceBuilder:
             return None
 
     def _value(self, schema: Any, name: str, depth: int, refs: tuple) -> Any:
+        if self.full:
+            return None
+        value = self._make(schema, name, depth, refs)
+        self.size += len(value) + 2 if isinstance(value, str) else 1
+        return value
+
+    def _make(self, schema: Any, name: str, depth: int, refs: tuple) -> Any:
         schema, refs = self.document.resolve(schema, refs)
         deep = depth > _OPTIONAL_DEPTH or any(refs.count(ref) >= _REF_REPEATS for ref in refs)
         if depth > _MAX_DEPTH:
@@ -153,7 +170,7 @@ class InstanceBuilder:
             if key not in out:
                 out[key] = self._value(extra or {}, key, depth + 1, refs)
         wanted = count(schema, "minProperties") or 0
-        while extra is not None and len(out) < wanted:
+        while extra is not None and len(out) < wanted and not self.full:
             out[f"key_{len(out) + 1}"] = self._value(extra, name, depth + 1, refs)
         return out
 
@@ -179,7 +196,7 @@ class InstanceBuilder:
             return default
         target = max(low, len(out), 0 if deep else 1)
         target = min(target, high) if high is not None else target
-        while len(out) < target:
+        while len(out) < target and not self.full:
             out.append(self._value(item, name, depth + 1, item_refs))
         return self._distinct(out, item, name, depth, low) if schema.get("uniqueItems") else out
 
@@ -188,7 +205,7 @@ class InstanceBuilder:
         out = _unique(values, item)
         seen = {_key(value) for value in out}
         attempts = 0
-        while len(out) < low and attempts < 8 * low:
+        while len(out) < low and attempts < 8 * low and not self.full:
             attempts += 1
             value = self._value(item, name, depth + 1, ())
             if _key(value) not in seen:

@@ -11,6 +11,8 @@ from typing import Any
 
 _MAX_EXTRA_REPEATS = 3
 _MAX_REPEATS = 1000
+# Nested repeats multiply (`((a{1000}){1000}){1000}`): longer samples are given up on.
+_MAX_LENGTH = 10_000
 _CATEGORY_CHARS = {
     sre.CATEGORY_DIGIT: "0123456789",
     sre.CATEGORY_WORD: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_",
@@ -86,7 +88,12 @@ def _emit(parsed: Any, rng: random.Random, groups: dict[int, str]) -> str:
                 raise ValueError("pattern repeats too many times")
             high = low + _MAX_EXTRA_REPEATS if high is sre.MAXREPEAT else high
             count = rng.randint(max(low, min(1, high)), max(low, min(high, low + 2)))
-            out.extend(_emit(sub, rng, groups) for _ in range(count))
+            length = sum(map(len, out))
+            for _ in range(count):
+                out.append(_emit(sub, rng, groups))
+                length += len(out[-1])
+                if length > _MAX_LENGTH:
+                    raise ValueError("pattern sample too long")
         elif op is sre.SUBPATTERN:
             text = _emit(av[-1], rng, groups)
             if av[0] is not None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from app.backends import shaping
 from app.backends.mock import tools
 from app.backends.mock.extract import Literals, parse
-from app.backends.mock.instances import InstanceBuilder
+from app.backends.mock.instances import MAX_SIZE, InstanceBuilder
 from app.backends.mock.logprobs import choice_logprobs, token_logprobs
 from app.backends.mock.text import json_keys, last_user_text, reply_text, tool_results, words
 from app.backends.translate import dumps_arguments, max_output_tokens, stop_sequences
@@ -105,53 +106,79 @@ class Composer:
     def _reply(self, index: int) -> Reply:
         rng, literals = self._rng(index), Literals(self.prompt, self.literals)
         if self.plan.style == tools.TEXT:
-            return self._text_reply(self._content(rng, literals))
+            return self._text_reply(*self._content(rng, literals))
         calls = []
         for function in self.plan.functions:
             parameters = function.get("parameters")
             schema = parameters if isinstance(parameters, dict) and parameters else _NO_PARAMETERS
-            arguments = InstanceBuilder(schema, literals, rng).build()
+            arguments, cut = _instance(schema, literals, rng, dumps_arguments)
             call_id = f"call_{rng.getrandbits(96):024x}"
-            calls.append((call_id, function["name"], dumps_arguments(arguments)))
+            calls.append((call_id, function["name"], arguments))
+            if cut:
+                return self._calls_reply(calls, cut=True)
         return self._calls_reply(calls)
 
-    def _content(self, rng: random.Random, literals: Literals) -> str:
+    def _content(self, rng: random.Random, literals: Literals) -> tuple[str, bool]:
+        """The content, and whether it was cut short for being too long to write."""
         kind = self.format.get("type")
         if kind == "json_schema":
             spec = self.format.get("json_schema")
             schema = spec.get("schema") if isinstance(spec, dict) else None
-            value = InstanceBuilder(schema or _NO_PARAMETERS, literals, rng).build()
-            return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+            return _instance(schema or _NO_PARAMETERS, literals, rng, _dumps)
         if kind == "json_object":
             keys = json_keys(self.messages)
             value = {key: words(rng, 2, 6) for key in keys}
             value = value or {"response": reply_text(self.prompt, self.results, rng)}
-            return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        return reply_text(self.prompt, self.results, rng)
+            return _dumps(value), False
+        return reply_text(self.prompt, self.results, rng), False
 
-    def _text_reply(self, text: str) -> Reply:
-        cuts = [text.find(stop) for stop in self.stops if stop in text]
-        if cuts:
-            text = text[: min(cuts)]
+    def _text_reply(self, text: str, cut: bool = False) -> Reply:
+        stops = [text.find(stop) for stop in self.stops if stop in text]
+        if stops:
+            text, cut = text[: min(stops)], False
         pieces, spent = [], 0
         for piece, tokens in token_pieces(text, self.model):
             if self.limit is not None and spent + tokens > self.limit:
-                return Reply(tools.TEXT, "length", spent, pieces)
+                return self._cut(tools.TEXT, pieces=pieces)
             pieces.append(piece)
             spent += tokens
-        return Reply(tools.TEXT, "stop", spent, pieces)
+        return Reply(tools.TEXT, "length" if cut else "stop", spent, pieces)
 
-    def _calls_reply(self, calls: list[tuple[str, str, str]]) -> Reply:
+    def _calls_reply(self, calls: list[tuple[str, str, str]], cut: bool = False) -> Reply:
         """Calls in order, each name then its argument tokens, until the token limit."""
         out, spent = [], 0
         for call_id, name, arguments in calls:
             if self.limit is not None and spent >= self.limit:
-                return Reply(self.plan.style, "length", spent, calls=out)
+                return self._cut(self.plan.style, calls=out)
             spent += count_text(name, self.model)
             out.append(CallReply(call_id, name, []))
             for piece, tokens in token_pieces(arguments, self.model):
                 if self.limit is not None and spent + tokens > self.limit:
-                    return Reply(self.plan.style, "length", spent, calls=out)
+                    return self._cut(self.plan.style, calls=out)
                 out[-1].pieces.append(piece)
                 spent += tokens
-        return Reply(self.plan.style, self.plan.style, spent, calls=out)
+        finish = "length" if cut else self.plan.style
+        return Reply(self.plan.style, finish, spent, calls=out)
+
+    def _cut(self, style: str, **parts: Any) -> Reply:
+        # Generation stopped at the limit: OpenAI bills exactly `max_tokens`, never more, even
+        # when the last token was part of a character or a function name it did not finish.
+        return Reply(style, "length", self.limit or 0, **parts)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _instance(
+    schema: Any, literals: Literals, rng: random.Random, dumps: Callable[[Any], str]
+) -> tuple[str, bool]:
+    """An instance of `schema` as JSON text, and whether it was cut short.
+
+    An instance too large to build is cut mid-way, as a model's answer is at its output limit.
+    """
+    builder = InstanceBuilder(schema, literals, rng)
+    text = dumps(builder.build())
+    if builder.full:
+        return text[: min(MAX_SIZE, len(text) - 1)], True
+    return text, False

@@ -108,6 +108,25 @@ def _function_plan(body: dict[str, Any], text: str, after_result: bool) -> Plan:
     return Plan(FUNCTION, _pick(functions, text, parallel=False))
 
 
+def check_parameters(body: dict[str, Any]) -> None:
+    """A 400, as OpenAI's, for a function whose parameters schema declares a non-object type."""
+    for key, wrapped in (("tools", True), ("functions", False)):
+        for index, item in enumerate(_dicts(body.get(key))):
+            function = item.get("function") if wrapped else item
+            parameters = function.get("parameters") if isinstance(function, dict) else None
+            kind = parameters.get("type") if isinstance(parameters, dict) else None
+            # Arguments are always an object: a schema for anything else cannot be answered.
+            if kind is None or kind == "object" or (isinstance(kind, list) and "object" in kind):
+                continue
+            name = function.get("name") if isinstance(function, dict) else None
+            raise InvalidRequestError(
+                f"Invalid schema for function '{name}': schema must be a JSON Schema of "
+                f"'type: \"object\"', got 'type: \"{kind}\"'.",
+                param=f"{key}[{index}].{'function.' if wrapped else ''}parameters",
+                code="invalid_function_parameters",
+            )
+
+
 def plan(body: dict[str, Any], text: str, after_result: bool) -> Plan:
     """The plan for a request whose last user message is `text`.
 
@@ -115,6 +134,7 @@ def plan(body: dict[str, Any], text: str, after_result: bool) -> Plan:
     first tool, unless the conversation ends with a tool result; `required` and a named function
     always call. Without `tools`, the deprecated `functions` and `function_call` work alike.
     """
+    check_parameters(body)
     if body.get("tools"):
         return _tool_plan(body, text, after_result)
     if body.get("functions"):

@@ -19,6 +19,10 @@ _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s]+$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+_DURATION = re.compile(
+    r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$"
+)
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9-]+)*$"
 )
@@ -52,6 +56,8 @@ _FORMAT_CHECKS: dict[str, Callable[[str], bool]] = {
         bool(_DATETIME.match(v))
         and _parses(datetime.fromisoformat, v.upper().replace("Z", "+00:00"))
     ),
+    "time": lambda v: bool(_TIME.match(v)),
+    "duration": lambda v: bool(_DURATION.match(v)),
     "hostname": lambda v: bool(_HOSTNAME.match(v)),
     "ipv4": lambda v: _parses(ipaddress.IPv4Address, v),
     "ipv6": lambda v: _parses(ipaddress.IPv6Address, v),
