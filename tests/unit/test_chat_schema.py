@@ -181,7 +181,10 @@ VALID = {
         USER, stream=True, stream_options={"include_usage": True, "include_obfuscation": False}
     ),
     "response-text": with_messages(USER, response_format={"type": "text"}),
-    "response-json-object": with_messages(USER, response_format={"type": "json_object"}),
+    "response-json-object": with_messages(
+        {"role": "user", "content": "Weather in Paris, as JSON?"},
+        response_format={"type": "json_object"},
+    ),
     "response-json-schema": with_messages(
         USER,
         response_format={

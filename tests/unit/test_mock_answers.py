@@ -95,6 +95,22 @@ def test_json_object_uses_the_keys_the_messages_name(client):
     assert all(isinstance(v, str) and v for v in value.values())
 
 
+@pytest.mark.parametrize("stream_it", [False, True])
+def test_json_object_needs_the_word_json_in_the_messages(client, stream_it):
+    body = {"model": "mock", "messages": user("Tell me a joke"), "stream": stream_it}
+    response = client.post(
+        "/v1/chat/completions", json={**body, "response_format": {"type": "json_object"}}
+    )
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert (error["type"], error["param"], error["code"]) == (
+        "invalid_request_error",
+        "messages",
+        None,
+    )
+    assert error["message"].startswith("'messages' must contain the word 'json'")
+
+
 def test_json_schema_output_is_an_instance_filled_from_the_text(client):
     schema = Joke.model_json_schema()
     response_format = {"type": "json_schema", "json_schema": {"name": "joke", "schema": schema}}

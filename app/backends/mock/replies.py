@@ -14,8 +14,16 @@ from app.backends.mock import tools
 from app.backends.mock.extract import Literals, parse
 from app.backends.mock.instances import MAX_SIZE, InstanceBuilder
 from app.backends.mock.logprobs import choice_logprobs, token_logprobs
-from app.backends.mock.text import json_keys, last_user_text, reply_text, tool_results, words
+from app.backends.mock.text import (
+    json_keys,
+    last_user_text,
+    mentions_json,
+    reply_text,
+    tool_results,
+    words,
+)
 from app.backends.translate import dumps_arguments, max_output_tokens, stop_sequences
+from app.errors import InvalidRequestError
 from app.tokens import count_text, token_pieces
 
 _NO_PARAMETERS = {"type": "object", "properties": {}}
@@ -86,6 +94,13 @@ class Composer:
         self.limit = max_output_tokens(body)
         response_format = body.get("response_format")
         self.format = response_format if isinstance(response_format, dict) else {}
+        if self.format.get("type") == "json_object" and not mentions_json(self.messages):
+            # OpenAI's own check, so that code written against the mock passes it too.
+            raise InvalidRequestError(
+                "'messages' must contain the word 'json' in some form, to use "
+                "'response_format' of type 'json_object'.",
+                param="messages",
+            )
         self.logprobs = body.get("logprobs") is True
         self.top_logprobs = body.get("top_logprobs") or 0
         # The seed, the choice index and what the answer is made from decide every word.

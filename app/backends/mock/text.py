@@ -102,3 +102,13 @@ def json_keys(messages: list[dict[str, Any]]) -> list[str]:
             if _KEY_WORDS.search(sentence):
                 about_keys += found
     return list(dict.fromkeys(about_keys or named))
+
+
+def mentions_json(messages: list[Any]) -> bool:
+    """True when some message's text says "json" (in any case), as OpenAI requires of a
+    request for `response_format: json_object`."""
+    return any(
+        "json" in content_text(message.get("content")).lower()
+        for message in messages
+        if isinstance(message, dict)
+    )
