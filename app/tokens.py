@@ -46,6 +46,9 @@ _BPE_URL = "https://openaipublic.blob.core.windows.net/encodings/{}.tiktoken"
 # Per-message framing tokens in OpenAI's chat format.
 _PER_MESSAGE = 3
 _REPLY_PRIMING = 3
+# OpenAI's image cost: 85 tokens at low detail; at high (or auto) detail 85 plus 170 per 512 px
+# tile, 765 for the usual 1024 x 1024 image.
+IMAGE_LOW, IMAGE_HIGH = 85, 765
 _PER_FUNCTION = 8
 
 
@@ -132,11 +135,27 @@ def _message_text(message: dict[str, Any]) -> str:
 
 
 def count_messages(messages: list[dict[str, Any]], model: str = "") -> int:
-    """Prompt tokens of a chat request, framing tokens included, as OpenAI counts them."""
+    """Prompt tokens of a chat request, framing tokens and images included, as OpenAI counts
+    them."""
     total = _REPLY_PRIMING
     for message in messages:
         if isinstance(message, dict):
             total += _PER_MESSAGE + count_text(_message_text(message), model)
+            total += _image_tokens(message.get("content"))
+    return total
+
+
+def _image_tokens(content: Any) -> int:
+    """OpenAI's cost of the images among a message's parts. The image size is not known here, so
+    high (and auto) detail count as the usual 1024 x 1024 image."""
+    if not isinstance(content, list):
+        return 0
+    total = 0
+    for part in content:
+        if isinstance(part, dict) and part.get("type") == "image_url":
+            image = part.get("image_url")
+            low = isinstance(image, dict) and image.get("detail") == "low"
+            total += IMAGE_LOW if low else IMAGE_HIGH
     return total
 
 

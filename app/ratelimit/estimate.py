@@ -24,27 +24,10 @@ def prompt_tokens(body: dict[str, Any], model: str) -> int:
 def _prompt_tokens(body: dict[str, Any], model: str) -> int:
     if "messages" in body:
         messages = [m for m in _list(body["messages"]) if isinstance(m, dict)]
-        total = tokens.count_messages(messages, model)
-        return total + _images(messages) + _functions(body, model)
+        return tokens.count_messages(messages, model) + _functions(body, model)
     if "prompt" in body:
         return _inputs(body["prompt"], model)
     return _inputs(body.get("input"), model)
-
-
-# OpenAI's image cost: 85 tokens at low detail; at high (or auto) detail 85 plus 170 per 512 px
-# tile, 765 for the usual 1024 x 1024 image. The size is not known before the upstream sees it.
-_IMAGE_LOW, _IMAGE_HIGH = 85, 765
-
-
-def _images(messages: list[dict[str, Any]]) -> int:
-    total = 0
-    for message in messages:
-        for part in _list(message.get("content")):
-            if isinstance(part, dict) and part.get("type") == "image_url":
-                image = part.get("image_url")
-                low = isinstance(image, dict) and image.get("detail") == "low"
-                total += _IMAGE_LOW if low else _IMAGE_HIGH
-    return total
 
 
 def _functions(body: dict[str, Any], model: str) -> int:

@@ -172,3 +172,17 @@ def test_a_function_call_has_no_content_logprobs(client):
     )
     assert answer["choices"][0]["finish_reason"] == "tool_calls"
     assert answer["choices"][0]["logprobs"] == {"content": None, "refusal": None}
+
+
+@pytest.mark.parametrize(("detail", "cost"), [("low", 85), ("high", 765), (None, 765)])
+def test_images_count_in_the_prompt_tokens_as_openai_bills_them(client, detail, cost):
+    image: dict = {"url": "data:image/png;base64,iVBORw0KGgo="}
+    if detail:
+        image["detail"] = detail
+    text = {"type": "text", "text": "What is in this picture?"}
+    plain = chat(client, messages=[{"role": "user", "content": [text]}])
+    seen = chat(
+        client,
+        messages=[{"role": "user", "content": [text, {"type": "image_url", "image_url": image}]}],
+    )
+    assert seen["usage"]["prompt_tokens"] - plain["usage"]["prompt_tokens"] == cost
