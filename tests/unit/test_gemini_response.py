@@ -93,6 +93,20 @@ def test_parallel_function_calls_become_tool_calls(client, upstream):
     assert len({c["id"] for c in calls}) == 2
 
 
+def test_parallel_tool_calls_false_keeps_the_first_call_only(client, upstream):
+    parts = [
+        {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}},
+        {"functionCall": {"name": "get_weather", "args": {"city": "Oslo"}}},
+    ]
+    payload = response([candidate(parts)], usage_metadata(20, 10))
+    body = answer_for(client, upstream, payload, tools=[WEATHER], parallel_tool_calls=False)
+    choice = body["choices"][0]
+    assert [c["function"]["arguments"] for c in choice["message"]["tool_calls"]] == [
+        '{"city":"Paris"}'
+    ]
+    assert choice["finish_reason"] == "tool_calls"
+
+
 def test_text_and_call_in_one_answer(client, upstream):
     parts = [
         {"text": "Checking."},

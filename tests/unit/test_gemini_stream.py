@@ -85,6 +85,18 @@ def test_parallel_calls_get_indexes_0_1_2():
     assert assembled["choices"][0]["message"]["content"] == "Looking up."
 
 
+def test_parallel_tool_calls_false_keeps_the_first_call_only():
+    raw = sse(
+        response([candidate([CALL, CALL], None)]),
+        response([candidate([CALL], "STOP")], usage_metadata(9, 12)),
+    )
+    request = {"model": "gpt-4o", "messages": HI, "tools": TOOLS, "parallel_tool_calls": False}
+    assembled = check_chat_stream(translate(raw, 7, **request))
+    (choice,) = assembled["choices"]
+    assert len(choice["message"]["tool_calls"]) == 1
+    assert choice["finish_reason"] == "tool_calls"
+
+
 def test_calls_in_separate_events_keep_counting():
     raw = sse(response([candidate([CALL], None)]), response([candidate([CALL], "STOP")]))
     chunks = translate(raw, 10, tools=TOOLS)

@@ -79,6 +79,12 @@ def read_parts(
     return texts, calls
 
 
+def one_call_only(call: Call) -> bool:
+    """True for `parallel_tool_calls: false`. Gemini has no such switch: an answer keeps only
+    its first function call, as OpenAI's models then make one call per turn."""
+    return call.body.get("parallel_tool_calls") is False
+
+
 def candidate_index(candidate: dict[str, Any], position: int) -> int:
     """The candidate's index (JSON omits the field when it is 0)."""
     index = candidate.get("index")
@@ -142,6 +148,7 @@ def chat_completion(
         ]
     for position, candidate in enumerate(candidates_of(payload)):
         texts, calls = read_parts(candidate, signatures)
+        calls = calls[:1] if one_call_only(call) else calls
         reason = finish_reason(candidate.get("finishReason"), bool(calls))
         # As OpenAI: null content only beside tool calls or for a filtered answer; an answer
         # cut before any text (MAX_TOKENS spent on thinking, an empty STOP) has "".

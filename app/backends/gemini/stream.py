@@ -13,6 +13,7 @@ from app.backends.gemini.response import (
     candidate_index,
     candidates_of,
     finish_reason,
+    one_call_only,
     read_parts,
     usage_from,
 )
@@ -116,6 +117,8 @@ class StreamTranslator:
                 yield self.chunks.content(index, text)
         for call in calls:
             position = self.tool_counts.get(index, 0)
+            if position and one_call_only(self.call):
+                break
             self.tool_counts[index] = position + 1
             self.calls.append(call)
             function = call["function"]
