@@ -46,8 +46,9 @@ _BPE_URL = "https://openaipublic.blob.core.windows.net/encodings/{}.tiktoken"
 # Per-message framing tokens in OpenAI's chat format.
 _PER_MESSAGE = 3
 _REPLY_PRIMING = 3
-# OpenAI's image cost: 85 tokens at low detail; at high (or auto) detail 85 plus 170 per 512 px
-# tile, 765 for the usual 1024 x 1024 image.
+# OpenAI's image cost for gpt-4o-class models: 85 tokens at low detail; at high (or auto) detail
+# 85 plus 170 per 512 px tile, 765 for the usual 1024 x 1024 image. Other models and providers
+# bill images differently (gpt-4o-mini more, Gemini about 258): this is an estimate for them.
 IMAGE_LOW, IMAGE_HIGH = 85, 765
 _PER_FUNCTION = 8
 

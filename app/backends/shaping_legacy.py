@@ -27,8 +27,8 @@ def text_choice(
 
 def text_logprobs(chat_logprobs: Any, offset: int = 0) -> dict[str, Any] | None:
     """A chat choice's `logprobs` in the legacy shape: its tokens, their log probabilities, the
-    most likely alternatives of each and where each starts in the text (from `offset`); None
-    when the chat answer has none."""
+    most likely alternatives of each and where each starts (`offset` is where the first does:
+    OpenAI counts from the start of the prompt); None when the chat answer has none."""
     items = chat_logprobs.get("content") if isinstance(chat_logprobs, dict) else None
     if not isinstance(items, list):
         return None

@@ -149,7 +149,8 @@ def _complete(
             texts.append(text)
             index = p * n + int(item.get("index", 0))
             reason = finish_reason(item.get("finish_reason"))
-            logprobs = text_logprobs(item.get("logprobs"))
+            # Offsets count from the start of the prompt, as OpenAI's do (also without echo).
+            logprobs = text_logprobs(item.get("logprobs"), len(prompt))
             choices.append(text_choice(index, prompt + text if echo else text, reason, logprobs))
         part = prompt_usage(answer.get("usage"), prompt, texts, model)
         usage = add_usage(usage, part)

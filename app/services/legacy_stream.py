@@ -112,7 +112,7 @@ def _translate(
             yield chunks.text(base + i, prompt)
     texts: dict[int, list[str]] = {}
     # Where each choice's next text starts: logprobs offsets count from the start of the
-    # choice's text, as in a complete answer.
+    # prompt, as in a complete answer.
     offsets: dict[int, int] = {}
     usage = None
     for chunk in chat_chunks(stream):
@@ -122,8 +122,8 @@ def _translate(
             index = base + int(item.get("index", 0))
             text = (item.get("delta") or {}).get("content") or ""
             reason = item.get("finish_reason")
-            logprobs = text_logprobs(item.get("logprobs"), offsets.get(index, 0))
-            offsets[index] = offsets.get(index, 0) + len(text)
+            logprobs = text_logprobs(item.get("logprobs"), offsets.get(index, len(prompt)))
+            offsets[index] = offsets.get(index, len(prompt)) + len(text)
             texts.setdefault(index, []).append(text)
             if text or reason:
                 reason = finish_reason(reason) if reason else None

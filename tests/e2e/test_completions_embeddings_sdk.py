@@ -101,7 +101,7 @@ def test_sdk_completion_logprobs(client):
     logprobs = choice.logprobs
     assert "".join(logprobs.tokens) == choice.text and len(logprobs.tokens) == 5
     assert [len(top) for top in logprobs.top_logprobs] == [3] * 5
-    assert logprobs.text_offset[0] == 0
+    assert logprobs.text_offset[0] == len("Say hi")
     chunks = list(client.completions.create(logprobs=3, stream=True, **options))
     streamed = [
         token for c in chunks if c.choices[0].logprobs for token in c.choices[0].logprobs.tokens

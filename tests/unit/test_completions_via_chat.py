@@ -233,12 +233,14 @@ def test_logprobs_come_from_the_chat_answer_in_the_legacy_shape(client, top):
     assert "".join(logprobs["tokens"]) == choice["text"]
     assert len(logprobs["token_logprobs"]) == len(logprobs["tokens"]) == 6
     assert all(value <= 0 for value in logprobs["token_logprobs"])
-    # Each token's offset in the text, and its alternatives with the token itself the likeliest.
+    # Each token's offset in prompt + text (OpenAI counts from the prompt's start, also without
+    # echo), and its alternatives with the token itself the likeliest.
+    whole = "Say hi" + choice["text"]
     offsets = [
-        choice["text"].index(token, at)
+        whole.index(token, at)
         for token, at in zip(logprobs["tokens"], logprobs["text_offset"], strict=True)
     ]
-    assert offsets == logprobs["text_offset"] and offsets[0] == 0
+    assert offsets == logprobs["text_offset"] and offsets[0] == len("Say hi")
     for token, chosen, alternatives in zip(
         logprobs["tokens"], logprobs["token_logprobs"], logprobs["top_logprobs"], strict=True
     ):

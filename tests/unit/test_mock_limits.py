@@ -95,15 +95,36 @@ def test_an_instance_too_large_to_write_is_cut_like_an_answer_at_its_output_limi
     assert len(call["function"]["arguments"]) <= MAX_SIZE
 
 
-def test_an_instance_just_under_the_size_limit_is_whole():
-    schema = {"type": "array", "minItems": 500, "items": {"type": "integer"}}
-    value = InstanceBuilder(schema, Literals(""), random.Random(0)).build()
-    assert len(value) == 500 and all(isinstance(item, int) for item in value)
+@pytest.mark.parametrize(("items", "full"), [(990, False), (991, True)])
+def test_the_size_limit_counts_the_json_written(items, full):
+    # Each item is 100 characters with its quotes, and the list adds its brackets and commas:
+    # 990 items make 99,992 characters, 991 make 100,093.
+    schema = {"type": "array", "minItems": items, "items": {"const": "x" * 98}}
+    builder = InstanceBuilder(schema, Literals(""), random.Random(0))
+    value = builder.build()
+    assert builder.full is full
+    assert len(json.dumps(value, separators=(",", ":"))) == 101 * items + 1
 
 
 def test_nested_pattern_repeats_do_not_make_huge_strings():
     assert patterns.sample(r"^((a{100}){100}){10}$", random.Random(0)) is None
     assert patterns.sample(r"^(a{100}){10}$", random.Random(0)) == "a" * 1000
+
+
+def test_a_pattern_too_long_to_sample_is_never_sampled(monkeypatch):
+    # A pattern whose shortest match is 10^9 characters: every string of a 1,000 x 1,000 grid
+    # used to write 10,000 characters of it before giving up (189 s of CPU for one request).
+    def no_sampling(*args):
+        raise AssertionError("a sample of a pattern too long to sample was started")
+
+    monkeypatch.setattr(patterns, "_emit", no_sampling)
+    string = {"type": "string", "maxLength": 1, "pattern": "^((a{1000}){1000}){1000}$"}
+    grid = {"type": "array", "minItems": 1000, "items": {"type": "array", "minItems": 1000}}
+    grid["items"]["items"] = string
+    assert patterns.sample(string["pattern"], random.Random(0)) is None
+    builder = InstanceBuilder(grid, Literals(""), random.Random(0))
+    builder.build()
+    assert builder.full
 
 
 class Slot(BaseModel):

@@ -80,9 +80,7 @@ def test_an_error_body_after_a_byte_order_mark_keeps_the_upstreams_message(
 
 
 @pytest.mark.parametrize("content_type", [None, "text/plain", "APPLICATION/JSON"])
-def test_a_complete_answer_to_a_stream_request_is_replayed_as_a_stream(
-    stream_answer, content_type
-):
+def test_a_complete_answer_to_a_stream_request_is_replayed_as_a_stream(stream_answer, content_type):
     response = stream_answer((answer(json.dumps(COMPLETION).encode(), content_type), 0))
     assert response.status_code == 200 and response.mimetype == "text/event-stream"
     events = sse_payloads(response.get_data())

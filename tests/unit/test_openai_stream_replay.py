@@ -139,11 +139,49 @@ def test_a_legacy_completion_is_replayed_as_its_stream(client, upstream):
 
 @pytest.mark.parametrize(
     "choices",
-    [[5], [{"message": "hi"}], [{"index": "first", "message": {"content": "hi"}}]],
-    ids=["not-an-object", "message-not-an-object", "bad-index"],
+    [
+        [],
+        [5],
+        [{"message": "hi"}],
+        [{"index": "first", "message": {"content": "hi"}}],
+        [{"index": 0, "text": "a legacy choice", "finish_reason": "stop"}],
+        [{"index": 0, "delta": {"content": "a chunk's choice"}, "finish_reason": None}],
+        [{"index": 0, "message": {"content": {"text": "hi"}}}],
+        [{"index": 0, "message": {"content": "hi"}, "finish_reason": 3}],
+    ],
+    ids=[
+        "no-choices",
+        "not-an-object",
+        "message-not-an-object",
+        "bad-index",
+        "legacy-choice",
+        "chunk-choice",
+        "content-object",
+        "numeric-finish",
+    ],
 )
 def test_a_malformed_answer_is_a_502_before_any_byte(client, upstream, choices):
     upstream.post(CHAT_URL, json={**completion("x"), "choices": choices})
     response = client.post("/v1/chat/completions", json=chat_body(stream=True))
     error = check_error(response.get_json(), 502)
     assert error.code == "upstream_bad_response"
+
+
+def test_content_parts_and_custom_tool_calls_are_replayed(client, upstream):
+    custom = {"id": "call_c", "type": "custom", "custom": {"name": "grep", "input": "foo"}}
+    answer = completion("")
+    answer["choices"][0]["message"] = {
+        "role": "assistant",
+        "content": [{"type": "text", "text": "Found "}, {"type": "text", "text": "it."}],
+        "tool_calls": [TOOL_CALL, custom],
+    }
+    upstream.post(CHAT_URL, json=answer)
+    response = client.post("/v1/chat/completions", json=chat_body(stream=True))
+    chunks = [json.loads(event) for event in events_of(response)[:-1]]
+    deltas = [chunk["choices"][0]["delta"] for chunk in chunks]
+    assert {"content": "Found it."} in deltas
+    calls = [d["tool_calls"][0] for d in deltas if "tool_calls" in d]
+    assert calls == [
+        {"index": 0, **TOOL_CALL},
+        {"index": 1, **custom},
+    ]

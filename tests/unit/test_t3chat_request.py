@@ -92,6 +92,7 @@ def test_unknown_role_is_a_400():
     [
         ([{"role": "user", "content": "x"}], {"n": 2}, "n"),
         ([{"role": "user", "content": "x"}], {"tools": [{"type": "function"}]}, "tools"),
+        ([{"role": "user", "content": "x"}], {"logprobs": True}, "logprobs"),
         (
             [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "u"}}]}],
             {},

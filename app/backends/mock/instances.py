@@ -57,7 +57,7 @@ class InstanceBuilder:
         if self.full:
             return None
         value = self._make(schema, name, depth, refs)
-        self.size += len(value) + 2 if isinstance(value, str) else 1
+        self.size += _own_size(value)
         return value
 
     def _make(self, schema: Any, name: str, depth: int, refs: tuple) -> Any:
@@ -235,3 +235,15 @@ def _unique(values: list, item: dict[str, Any]) -> list:
         seen.add(_key(value))
         out.append(value)
     return out
+
+
+def _own_size(value: Any) -> int:
+    """The JSON characters `value` adds besides its members, which were counted as they were
+    made: quotes, brackets, commas, keys (the compact form, as the reply writes it)."""
+    if isinstance(value, str):
+        return len(value) + 2
+    if isinstance(value, dict):
+        return 2 + sum(len(str(key)) + 4 for key in value)
+    if isinstance(value, list):
+        return 2 + len(value)
+    return len(str(value))

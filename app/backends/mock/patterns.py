@@ -41,6 +41,14 @@ def _compile(pattern: str) -> tuple[re.Pattern[str], Any] | None:
         return None
 
 
+@functools.lru_cache(maxsize=256)
+def _too_long(pattern: str) -> bool:
+    """True when every match of `pattern` is longer than a sample may be: known from the
+    pattern alone, so that such a pattern costs nothing however often it is asked for."""
+    compiled = _compile(pattern)
+    return compiled is not None and compiled[1].getwidth()[0] > _MAX_LENGTH
+
+
 def matches(pattern: str, value: str) -> bool:
     """True when `value` contains a match of `pattern` (an invalid pattern matches everything)."""
     compiled = _compile(pattern)
@@ -114,7 +122,7 @@ def _emit(parsed: Any, rng: random.Random, groups: dict[int, str]) -> str:
 def sample(pattern: str, rng: random.Random) -> str | None:
     """A string matching `pattern`, or None when none could be made (best effort)."""
     compiled = _compile(pattern)
-    if compiled is None:
+    if compiled is None or _too_long(pattern):
         return None
     regex, parsed = compiled
     for _ in range(3):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -119,9 +120,10 @@ def check_parameters(body: dict[str, Any]) -> None:
             if kind is None or kind == "object" or (isinstance(kind, list) and "object" in kind):
                 continue
             name = function.get("name") if isinstance(function, dict) else None
+            shown = kind if isinstance(kind, str) else json.dumps(kind)
             raise InvalidRequestError(
                 f"Invalid schema for function '{name}': schema must be a JSON Schema of "
-                f"'type: \"object\"', got 'type: \"{kind}\"'.",
+                f"'type: \"object\"', got 'type: \"{shown}\"'.",
                 param=f"{key}[{index}].{'function.' if wrapped else ''}parameters",
                 code="invalid_function_parameters",
             )

@@ -71,7 +71,7 @@ class UsageCounter:
             return compact(event)
         if not self.upstream_sent:
             for choice in event.get("choices") or ():
-                self.parts.extend(_choice_texts(choice))
+                self.parts.extend(choice_texts(choice))
         return data
 
     def usage_chunk(self, model: str) -> dict[str, Any] | None:
@@ -108,7 +108,9 @@ def counted_usage(
     return shaping.usage(prompt, count_text("".join(texts), model))
 
 
-def _choice_texts(choice: Any) -> Iterator[str]:
+def choice_texts(choice: Any) -> Iterator[str]:
+    """The generated text of a chunk's choice: its legacy `text`, its delta's content and
+    refusal, and the names and arguments of its tool calls."""
     if not isinstance(choice, dict):
         return
     if isinstance(choice.get("text"), str):

@@ -35,6 +35,8 @@ def _check_supported(body: Mapping[str, Any]) -> None:
         )
     if body.get("tools") or body.get("functions"):
         raise UnsupportedError("The t3chat backend does not support tools.", param="tools")
+    if body.get("logprobs"):
+        raise UnsupportedError("This model does not return log probabilities.", param="logprobs")
     for i, message in enumerate(body["messages"]):
         content = message.get("content")
         for j, part in enumerate(content if isinstance(content, list) else []):
