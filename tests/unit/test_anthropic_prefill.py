@@ -112,3 +112,21 @@ def test_the_turn_added_for_a_refusing_model_is_not_refused_again(client):
         assert len(mock.calls) == 2
     # Refused once more even with the user turn: that answer is the client's, and no third try.
     assert check_error(response.get_json(), 400).message == REFUSAL
+
+
+def test_the_second_send_gets_what_is_left_of_the_total_timeout(app, client, monkeypatch):
+    http = app.extensions["gateway.backends"].instances["claude"].http
+    totals = []
+    send = http.request
+
+    def spy(*args, **kwargs):
+        totals.append(kwargs.get("total"))
+        return send(*args, **kwargs)
+
+    monkeypatch.setattr(http, "request", spy)
+    with responses.RequestsMock() as mock:
+        mock.post(URL, **refusal())
+        mock.post(URL, json=ANSWER)
+        assert chat(client).status_code == 200
+    first, second = totals
+    assert first is None and 0 < second <= http.total_timeout

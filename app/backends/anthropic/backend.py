@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -74,13 +75,18 @@ class AnthropicBackend(Backend):
         payload = self.prefill.payload(plan.payload, model)
         stream = bool(payload.get("stream"))
         _, stops = split_stops(call.body)
+        started = time.monotonic()
         try:
             response = self._send("POST", "/v1/messages", json_body=payload, stream=stream)
         except APIError as exc:
             again = self.prefill.retry(payload, model, exc)
             if again is None:
                 raise
-            response = self._send("POST", "/v1/messages", json_body=again, stream=stream)
+            # Both sends answer one request: the second gets what is left of total_timeout.
+            left = max(self.http.total_timeout - (time.monotonic() - started), 0.0)
+            response = self._send(
+                "POST", "/v1/messages", json_body=again, stream=stream, total=left
+            )
         if stream:
             translator = StreamTranslator(
                 self.name,
