@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.clock import Clock
 from tests.unit.keys_helpers import sha256_hex, write_keys_file
 
 RPM_KEY, TPM_KEY, BOTH_KEY, FREE_KEY = "sk-rpm-3f1", "sk-tpm-9c2", "sk-both-77d", "sk-free-0e4"
@@ -16,16 +17,6 @@ ENTRIES = [
 ]
 CHAT_URL = "/v1/chat/completions"
 LIMIT_HEADERS = ("limit", "remaining", "reset")
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 # A test module binds these fixtures to module-level names of its own, where pytest finds them.

@@ -10,29 +10,13 @@ from __future__ import annotations
 import io
 import socket
 import sys
-from collections.abc import Iterator
 
 import pytest
 
 from app.backends.http import UpstreamHTTP
 from app.backends.upstream_status import passed_headers
 from app.errors import UpstreamError, UpstreamTimeoutError
-from tests.support.scripted_upstream import CHUNKED, Scripted, chunk
-
-
-@pytest.fixture
-def serve() -> Iterator:
-    opened: list[Scripted | UpstreamHTTP] = []
-
-    def start(*scripts: list[tuple[bytes | None, float]], **options) -> UpstreamHTTP:
-        server = Scripted(list(scripts))
-        http = UpstreamHTTP("up", f"http://127.0.0.1:{server.port}", options)
-        opened.extend((server, http))
-        return http
-
-    yield start
-    for item in opened:
-        item.close()
+from tests.support.scripted_upstream import CHUNKED, chunk
 
 
 def test_each_chunk_is_yielded_as_it_arrives(serve):

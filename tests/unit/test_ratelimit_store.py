@@ -12,8 +12,8 @@ import pytest
 from app.ratelimit.headers import duration
 from app.ratelimit.limits import Limits
 from app.ratelimit.memory import MemoryStore
+from tests.support.clock import Clock
 from tests.support.servers import ROOT
-from tests.unit.ratelimit_helpers import Clock
 
 
 def test_concurrent_takes_admit_exactly_the_limit():

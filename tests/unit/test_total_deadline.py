@@ -40,20 +40,13 @@ Script = list[tuple[bytes | None, float]]
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[..., UpstreamHTTP]]:
-    """An UpstreamHTTP `up` (`READ` / `TOTAL` unless overridden) for one scripted upstream."""
-    opened: list[Scripted | UpstreamHTTP] = []
+def serve(serve: Callable[..., UpstreamHTTP]) -> Callable[..., UpstreamHTTP]:
+    """The shared `serve` (tests/unit/conftest.py) with `READ` / `TOTAL` unless overridden."""
 
     def start(*scripts: Script, **options: float) -> UpstreamHTTP:
-        server = Scripted(list(scripts))
-        settings = {"read_timeout": READ, "total_timeout": TOTAL, **options}
-        http = UpstreamHTTP("up", f"http://127.0.0.1:{server.port}/v1", settings)
-        opened.extend((server, http))
-        return http
+        return serve(*scripts, **{"read_timeout": READ, "total_timeout": TOTAL, **options})
 
-    yield start
-    for item in opened:
-        item.close()
+    return start
 
 
 @pytest.fixture
