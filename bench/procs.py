@@ -1,8 +1,9 @@
-"""Process helpers for the benchmark: ports, and CPU time and memory read from /proc."""
+"""Process helpers for the benchmark: ports, CPU time and memory read from /proc, the machine."""
 
 from __future__ import annotations
 
 import os
+import platform
 import resource
 import socket
 import time
@@ -118,3 +119,16 @@ def wait_quiet(limit: float, busy_share: float = 0.15) -> float:
         share = (machine_busy_seconds() - before) / cores
         if share <= busy_share or time.monotonic() >= deadline:
             return share
+
+
+def machine() -> str:
+    """CPU model, core count, kernel and Python version."""
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    return (
+        f"{model}, {os.cpu_count()} cores, Linux {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )

@@ -1,7 +1,8 @@
-"""Benchmark of the gateway's `openai` fast path: the same load direct and through the gateway.
+"""Benchmark of the gateway's `openai` fast path: one load direct, bare-relayed and gatewayed.
 
-Starts the fake upstream (bench/fake_upstream.py) and the gateway (the Procfile's gunicorn
-command, 2 gevent workers, client keys on, request log on), drives load from separate
+Starts the fake upstream (bench/fake_upstream.py), the gateway (the Procfile's gunicorn
+command, 2 gevent workers, client keys on, request log on) and, as a yardstick, a bare Flask +
+`requests` pass-through (bench/bare_relay.py, served the same way), drives load from separate
 processes (`wrk` for plain requests, bench/streams.py for streams), and prints a Markdown
 table of measured values next to the targets. All traffic stays on 127.0.0.1; every phase
 has a time limit and every process started here is stopped at the end.
@@ -14,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shlex
 import shutil
@@ -114,6 +114,21 @@ def start_gateway(procs_: Processes, upstream_port: int, workers: int) -> tuple[
     return port, proc.pid
 
 
+def start_bare(procs_: Processes, upstream_port: int, workers: int) -> tuple[int, int]:
+    """bench/bare_relay.py under gunicorn, gevent workers as the gateway's; (port, master pid)."""
+    port = procs.free_port()
+    gunicorn = str(Path(PYTHON).parent / "gunicorn")
+    argv = [gunicorn, "--chdir", str(BENCH), "-k", "gevent", "-w", str(workers)]
+    argv += ["--worker-connections", "2000", "-b", f"127.0.0.1:{port}", "bare_relay:app"]
+    env = {**os.environ, "BARE_UPSTREAM": f"http://127.0.0.1:{upstream_port}"}
+    env["BARE_UPSTREAM_KEY"] = "sk-bench-upstream-key"
+    proc = procs_.start("bare", argv, env)
+    procs.wait_port(port)
+    for _ in range(workers * 4):
+        wrk(port, 1, 1)
+    return port, proc.pid
+
+
 def wrk(
     port: int,
     connections: int,
@@ -140,10 +155,11 @@ def wrk(
 
 
 class Meter:
-    """CPU seconds over one phase: the gateway's, and other processes' (which skew results)."""
+    """CPU seconds over one phase: the server's (gateway or bare relay), and other processes'
+    (which skew results)."""
 
-    def __init__(self, gateway: list[int], upstream: int) -> None:
-        self.gateway, self.upstream = gateway, upstream
+    def __init__(self, server: list[int], upstream: int) -> None:
+        self.server, self.upstream = server, upstream
 
     def __enter__(self) -> Meter:
         self.start = self._sample()
@@ -151,19 +167,19 @@ class Meter:
 
     def __exit__(self, *exc: object) -> None:
         end = self._sample()
-        wall, busy, gateway, upstream, own = (b - a for a, b in zip(self.start, end, strict=True))
+        wall, busy, server, upstream, own = (b - a for a, b in zip(self.start, end, strict=True))
         self.result = {
             "wall_s": wall,
-            "gateway_cpu_s": gateway,
-            # Everything the machine did besides the gateway, the upstream and the load.
-            "others_cpu_s": max(0.0, busy - gateway - upstream - own),
+            "server_cpu_s": server,
+            # Everything the machine did besides the server, the upstream and the load.
+            "others_cpu_s": max(0.0, busy - server - upstream - own),
         }
 
     def _sample(self) -> tuple[float, ...]:
         return (
             time.monotonic(),
             procs.machine_busy_seconds(),
-            procs.cpu_seconds(self.gateway),
+            procs.cpu_seconds(self.server),
             procs.cpu_seconds([self.upstream]),
             procs.own_cpu_seconds(),
         )
@@ -198,21 +214,8 @@ def streams(port: int, count: int, pids: list[int] | None = None) -> dict:
     return result
 
 
-def machine() -> str:
-    """CPU model, core count, kernel and Python version."""
-    model = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    return (
-        f"{model}, {os.cpu_count()} cores, Linux {platform.release()}, "
-        f"Python {platform.python_version()}"
-    )
-
-
 def measure(args: argparse.Namespace, folder: Path) -> dict:
-    """Every phase, direct and through the gateway, in one run."""
+    """Every phase, direct, through the bare relay and through the gateway, in one run."""
     seconds = 5 if args.quick else 15
     latency_seconds = 4 if args.quick else 10
     processes = Processes(folder)
@@ -223,10 +226,13 @@ def measure(args: argparse.Namespace, folder: Path) -> dict:
         procs.wait_port(up_port)
         gw_port, master = start_gateway(processes, up_port, args.workers)
         pids = procs.tree(master)
+        bare_port, bare_master = start_bare(processes, up_port, args.workers)
+        bare_pids = procs.tree(bare_master)
         print(f"gateway pids {pids}, upstream port {up_port}, logs in {folder}", file=sys.stderr)
-        wrk(gw_port, 32, 2 if args.quick else 4)  # warm-up: pools, imports, caches
-        streams(gw_port, 10)
-        results: dict = {"machine": machine(), "workers": args.workers, "quick": args.quick}
+        for port in (bare_port, gw_port):
+            wrk(port, 32, 2 if args.quick else 4)  # warm-up: pools, imports, caches
+            streams(port, 10)
+        results: dict = {"machine": procs.machine(), "workers": args.workers, "quick": args.quick}
         results["busy_before"] = procs.wait_quiet(args.wait_quiet)
         phases = [
             ("throughput", lambda port, p: wrk(port, 32, seconds)),
@@ -237,8 +243,10 @@ def measure(args: argparse.Namespace, folder: Path) -> dict:
         for name, phase in phases:
             print(f"phase {name} ...", file=sys.stderr)
             results[name] = {}
-            for side, port, watched in (("direct", up_port, None), ("gateway", gw_port, pids)):
-                with Meter(pids, upstream.pid) as meter:
+            sides = [("direct", up_port, None, pids), ("bare", bare_port, bare_pids, bare_pids)]
+            sides.append(("gateway", gw_port, pids, pids))
+            for side, port, watched, metered in sides:
+                with Meter(metered, upstream.pid) as meter:
                     results[name][side] = phase(port, watched)
                 results[name][side].update(meter.result)
                 time.sleep(0.5)
