@@ -11,6 +11,8 @@ TOP_LEVEL = {
 }  # fmt: skip
 BLOCK_TYPES = {"text", "image", "tool_use", "tool_result", "document", "thinking"}
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+TOOL_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
+IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
 
 
 def check_body(body: Any) -> str | None:
@@ -145,6 +147,18 @@ def _check_blocks(i: int, role: str, blocks: list[dict[str, Any]], pending: set[
             return f"messages.{i}.content.{j}: tool_use blocks need role assistant and an input"
         if kind == "image" and block.get("source", {}).get("type") not in ("base64", "url"):
             return f"messages.{i}.content.{j}.image.source: Input tag does not match"
+        source = block.get("source", {}) if kind == "image" else {}
+        if source.get("type") == "base64" and source.get("media_type") not in IMAGE_TYPES:
+            return (
+                f"messages.{i}.content.{j}.image.source.base64.media_type: Input should be "
+                "'image/jpeg', 'image/png', 'image/gif' or 'image/webp'"
+            )
+        call_id = block.get("id") if kind == "tool_use" else block.get("tool_use_id")
+        if kind in ("tool_use", "tool_result") and not TOOL_ID.match(str(call_id)):
+            return (
+                f"messages.{i}.content.{j}.{kind}.id: String should match pattern "
+                "'^[a-zA-Z0-9_-]+$'"
+            )
     if pending and pending - answered:
         missing = ", ".join(sorted(pending - answered))
         return (

@@ -137,3 +137,14 @@ def test_only_whitespace_messages_are_400(client):
         response = client.post("/v1/chat/completions", json=request)
     assert response.status_code == 400
     assert response.get_json()["error"]["param"] == "messages"
+
+
+def test_whitespace_only_system_and_developer_messages_are_left_out(client, upstream):
+    messages = [
+        {"role": "system", "content": " \n"},
+        {"role": "developer", "content": [{"type": "text", "text": "\t"}]},
+        {"role": "user", "content": "Hi"},
+    ]
+    assert "system" not in sent(client, upstream, messages=messages)
+    messages.insert(1, {"role": "system", "content": "Be brief."})
+    assert sent(client, upstream, messages=messages)["system"] == "Be brief."

@@ -108,7 +108,7 @@ class AnthropicBackend(Backend):
     def _json(self, response: requests.Response) -> dict[str, Any]:
         try:
             data = response.json()
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep JSON
             raise UpstreamError(
                 f"Upstream `{self.name}` answered with a body that is not JSON.",
                 code="upstream_bad_response",

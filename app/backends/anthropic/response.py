@@ -20,24 +20,44 @@ FINISH_REASONS = {
 }
 
 
-def finish_reason(stop_reason: str | None, has_tool_calls: bool) -> str:
+def malformed() -> UpstreamError:
+    """The error for an answer or stream event that breaks the Messages API's shape."""
+    return UpstreamError("Upstream returned a malformed answer.", code="upstream_bad_response")
+
+
+def finish_reason(stop_reason: Any, has_tool_calls: bool) -> str:
     """The OpenAI finish_reason; `tool_calls` only when the client really gets tool calls."""
-    reason = FINISH_REASONS.get(stop_reason or "", "stop")
+    reason = FINISH_REASONS.get(stop_reason if isinstance(stop_reason, str) else "", "stop")
     if reason == "tool_calls" and not has_tool_calls:
         # The only tool used carried a json_schema answer: for the client it is plain content.
         return "stop"
     return reason
 
 
+def token_count(usage: dict[str, Any], name: str) -> int:
+    """One count of an Anthropic usage object; 0 when missing or not a number."""
+    value = usage.get(name)
+    # A bad count should not cost the client a good answer.
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+
+
 def prompt_tokens(usage: dict[str, Any]) -> tuple[int, int]:
     """(all input tokens, of which read from the prompt cache) of an Anthropic usage object."""
-    cached = int(usage.get("cache_read_input_tokens") or 0)
+    cached = token_count(usage, "cache_read_input_tokens")
     total = (
-        int(usage.get("input_tokens") or 0)
-        + int(usage.get("cache_creation_input_tokens") or 0)
+        token_count(usage, "input_tokens")
+        + token_count(usage, "cache_creation_input_tokens")
         + cached
     )
     return total, cached
+
+
+def tool_use_fields(block: dict[str, Any]) -> tuple[str | None, str]:
+    """(id, name) of a `tool_use` block; an id or name of the wrong type is malformed."""
+    call_id, name = block.get("id"), block.get("name")
+    if not (call_id is None or isinstance(call_id, str)) or not isinstance(name, str) or not name:
+        raise malformed()
+    return call_id, name
 
 
 def usage_object(prompt: int, cached: int, completion: int) -> dict[str, Any]:
@@ -54,24 +74,26 @@ def chat_completion(
     """The `chat.completion` for an Anthropic Message, named for the model the client asked for."""
     blocks = message.get("content")
     if not isinstance(blocks, list):
-        raise UpstreamError("The upstream answer has no content.", code="upstream_bad_response")
+        raise malformed()
     texts: list[str] = []
     answer: str | None = None
     tool_calls = []
     for block in blocks:
         kind = block.get("type") if isinstance(block, dict) else None
         if kind == "text":
-            texts.append(block.get("text") or "")
-        elif kind == "tool_use" and block.get("name") == answer_tool:
-            answer = dumps_arguments(block.get("input"))
+            text = block.get("text")
+            if not isinstance(text, str | None):
+                raise malformed()
+            texts.append(text or "")
         elif kind == "tool_use":
-            tool_calls.append(
-                shaping.tool_call(
-                    block.get("id") or shaping.new_id("call_"),
-                    block.get("name") or "",
-                    dumps_arguments(block.get("input")),
+            call_id, name = tool_use_fields(block)
+            arguments = _input_json(block.get("input"))
+            if name == answer_tool:
+                answer = arguments
+            else:
+                tool_calls.append(
+                    shaping.tool_call(call_id or shaping.new_id("call_"), name, arguments)
                 )
-            )
         # thinking, redacted_thinking and server tool blocks have no OpenAI counterpart.
     if answer is not None:
         content: str | None = answer
@@ -83,9 +105,16 @@ def chat_completion(
     return shaping.chat_completion(
         model,
         [shaping.choice(0, shaping.message(content, tool_calls), reason)],
-        usage_object(prompt, cached, int(usage.get("output_tokens") or 0)),
+        usage_object(prompt, cached, token_count(usage, "output_tokens")),
         completion_id=completion_id(message.get("id")),
     )
+
+
+def _input_json(value: Any) -> str:
+    """A tool call's `input` as OpenAI `arguments`: the compact JSON of an object."""
+    if not isinstance(value, dict | None):
+        raise malformed()
+    return dumps_arguments(value)
 
 
 def completion_id(message_id: Any) -> str:

@@ -11,7 +11,9 @@ from app.backends.anthropic.errors import event_error
 from app.backends.anthropic.response import (
     completion_id,
     finish_reason,
+    malformed,
     prompt_tokens,
+    tool_use_fields,
     usage_object,
 )
 from app.backends.anthropic.stops import StopScanner
@@ -61,7 +63,7 @@ class StreamTranslator:
         self.chunks: ChunkFactory | None = None
         self.blocks: dict[int, _Block] = {}
         self.tool_calls = 0
-        self.stop_reason: str | None = None
+        self.stop_reason: Any = None
         self.usage: dict[str, Any] = {}
         self.done = False
         self.started = False
@@ -118,10 +120,13 @@ class StreamTranslator:
     def _parse(self, data: str) -> dict[str, Any]:
         try:
             payload = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep JSON
             payload = None
         if not isinstance(payload, dict):
-            raise UpstreamError(f"Upstream `{self.name}` sent an event that is not JSON.")
+            raise UpstreamError(
+                f"Upstream `{self.name}` sent an event that is not JSON.",
+                code="upstream_bad_response",
+            )
         return payload
 
     def _factory(self, message_id: Any = None) -> ChunkFactory:
@@ -134,7 +139,7 @@ class StreamTranslator:
         return self.chunks
 
     def _message_start(self, payload: dict[str, Any]) -> Iterator[Chunk]:
-        message = payload.get("message") if isinstance(payload.get("message"), dict) else {}
+        message = _field(payload, "message")
         self._add_usage(message.get("usage"))
         self._factory(message.get("id"))
         # The role chunk waits for the first real one (translate).
@@ -147,34 +152,40 @@ class StreamTranslator:
 
     def _block_start(self, payload: dict[str, Any]) -> Iterator[Chunk]:
         chunks = self._factory()
-        block = payload.get("content_block") or {}
-        index = payload.get("index")
+        block = _field(payload, "content_block")
+        index = _index(payload)
         kind = block.get("type")
         if kind == "text":
             self.blocks[index] = _Block("text")
+            if not isinstance(block.get("text"), str | None):
+                raise malformed()
             if block.get("text"):
                 yield from self._text(block["text"])
-        elif kind == "tool_use" and block.get("name") == self.answer_tool:
-            self.blocks[index] = _Block("answer")
-            yield from self._release()
         elif kind == "tool_use":
+            call_id, name = tool_use_fields(block)
+            yield from self._release()
+            if name == self.answer_tool:
+                self.blocks[index] = _Block("answer")
+                return
             self.blocks[index] = _Block("tool", self.tool_calls)
             self.tool_calls += 1
-            yield from self._release()
-            yield chunks.tool_call(
-                0, self.blocks[index].tool_index, call_id=block.get("id"), name=block.get("name")
-            )
+            yield chunks.tool_call(0, self.blocks[index].tool_index, call_id=call_id, name=name)
         else:
             # thinking and server-side tool blocks have no OpenAI counterpart.
             self.blocks[index] = _Block("skip")
 
     def _block_delta(self, payload: dict[str, Any]) -> Iterator[Chunk]:
         chunks = self._factory()
-        block = self.blocks.get(payload.get("index"), _Block("skip"))
-        delta = payload.get("delta") or {}
-        if block.kind == "text" and delta.get("type") == "text_delta" and delta.get("text"):
+        block = self.blocks.get(_index(payload), _Block("skip"))
+        delta = _field(payload, "delta")
+        kind = delta.get("type")
+        if kind in ("text_delta", "input_json_delta"):
+            key = "text" if kind == "text_delta" else "partial_json"
+            if not isinstance(delta.get(key), str):
+                raise malformed()
+        if block.kind == "text" and kind == "text_delta" and delta["text"]:
             yield from self._text(delta["text"])
-        elif delta.get("type") == "input_json_delta" and delta.get("partial_json"):
+        elif kind == "input_json_delta" and delta["partial_json"]:
             block.has_input = True
             if block.kind == "tool":
                 yield chunks.tool_call(0, block.tool_index, arguments=delta["partial_json"])
@@ -182,7 +193,7 @@ class StreamTranslator:
                 yield chunks.content(0, delta["partial_json"])
 
     def _block_stop(self, payload: dict[str, Any]) -> Iterator[Chunk]:
-        block = self.blocks.get(payload.get("index"), _Block("skip"))
+        block = self.blocks.get(_index(payload), _Block("skip"))
         # A tool called without arguments streams no JSON at all; clients still need an object.
         if block.kind == "tool" and not block.has_input:
             yield self._factory().tool_call(0, block.tool_index, arguments="{}")
@@ -190,8 +201,9 @@ class StreamTranslator:
             yield self._factory().content(0, "{}")
 
     def _message_delta(self, payload: dict[str, Any]) -> Iterator[Chunk]:
-        delta = payload.get("delta") or {}
+        delta = _field(payload, "delta")
         if delta.get("stop_reason"):
+            # finish_reason reads a reason of the wrong type as a normal end.
             self.stop_reason = delta["stop_reason"]
         self._add_usage(payload.get("usage"))
         return iter(())
@@ -224,3 +236,19 @@ class StreamTranslator:
             prompt, cached = prompt_tokens(self.usage)
             completion = int(self.usage.get("output_tokens", 0))
             yield chunks.usage(usage_object(prompt, cached, completion))
+
+
+def _field(payload: dict[str, Any], name: str) -> dict[str, Any]:
+    """The object an event carries under `name`; anything else is malformed."""
+    value = payload.get(name)
+    if not isinstance(value, dict):
+        raise malformed()
+    return value
+
+
+def _index(payload: dict[str, Any]) -> int:
+    """The content block index of a block event; anything but an integer is malformed."""
+    index = payload.get("index")
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise malformed()
+    return index
