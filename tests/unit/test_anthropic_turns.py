@@ -148,3 +148,15 @@ def test_whitespace_only_system_and_developer_messages_are_left_out(client, upst
     assert "system" not in sent(client, upstream, messages=messages)
     messages.insert(1, {"role": "system", "content": "Be brief."})
     assert sent(client, upstream, messages=messages)["system"] == "Be brief."
+
+
+def test_system_messages_alone_are_sent_as_the_user_turn(client, upstream):
+    # OpenAI answers such a request; Anthropic needs a user message.
+    messages = [
+        {"role": "system", "content": "Name a fruit."},
+        {"role": "developer", "content": "One word."},
+        {"role": "user", "content": " "},
+    ]
+    payload = sent(client, upstream, messages=messages)
+    assert "system" not in payload
+    assert payload["messages"] == [user("Name a fruit.\n\nOne word.")]

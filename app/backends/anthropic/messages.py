@@ -197,8 +197,24 @@ def system_text(messages: list[Any]) -> str:
     return "\n\n".join(texts)
 
 
-def conversation(messages: list[Any]) -> list[Turn]:
-    """The non-system messages as alternating turns, the user's first; same-role turns merge."""
+def prompt(messages: list[Any]) -> tuple[str, list[Turn]]:
+    """(system, turns) for the messages.
+
+    OpenAI answers a request of system messages only, while Anthropic needs a user message:
+    their text is then sent as the user's turn (as the Gemini backend does).
+    """
+    system = system_text(messages)
+    turns = conversation(messages, required=not system)
+    if not turns:
+        return "", [{"role": "user", "content": _text_block(system)}]
+    return system, turns
+
+
+def conversation(messages: list[Any], required: bool = True) -> list[Turn]:
+    """The non-system messages as alternating turns, the user's first; same-role turns merge.
+
+    With none and `required`, the request is refused.
+    """
     turns: list[Turn] = []
     for index, message in enumerate(messages):
         if isinstance(message, dict) and message.get("role") in ("system", "developer"):
@@ -215,6 +231,8 @@ def conversation(messages: list[Any]) -> list[Turn]:
         turn["content"].sort(key=lambda block: block["type"] != "tool_result")
     _trim_prefill(turns)
     if not turns:
+        if not required:
+            return turns
         raise InvalidRequestError(
             "At least one non-empty user or assistant message is required.", param="messages"
         )

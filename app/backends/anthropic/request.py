@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.backends.allowed_tools import allowed_function_names
-from app.backends.anthropic.messages import conversation, system_text
+from app.backends.anthropic.messages import prompt
 from app.backends.anthropic.stops import split_stops
 from app.backends.translate import max_output_tokens
 from app.errors import InvalidRequestError, UnsupportedError
@@ -196,10 +196,10 @@ def build_request(body: dict[str, Any], model: str, options: Mapping[str, Any]) 
     _refuse_unsupported(body)
     messages = body.get("messages") or []
     payload: dict[str, Any] = {"model": model}
-    system = system_text(messages)
+    system, turns = prompt(messages)
     if system:
         payload["system"] = system
-    payload["messages"] = conversation(messages)
+    payload["messages"] = turns
     payload["max_tokens"] = max_output_tokens(body) or int(
         options.get("default_max_tokens", DEFAULT_MAX_TOKENS)
     )
