@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import ipaddress
 import socket
 import time
@@ -26,7 +27,9 @@ METADATA_ADDRESSES = frozenset(
     for a in ("169.254.169.254", "169.254.170.2", "100.100.100.200", "fd00:ec2::254")
 )
 _REDIRECTS = (301, 302, 303, 307, 308)
-# File signatures for servers that label images as application/octet-stream.
+# File signatures of the image formats the providers take. OpenAI reads an image's bytes,
+# whatever its data URL or server declares; other providers trust the declared type and refuse
+# one that does not match the bytes, so the bytes decide it here too.
 _SIGNATURES = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -95,7 +98,8 @@ def resolve_host(host: str, port: int) -> list[str]:
 def load_image(url: str, policy: ImagePolicy, param: str) -> tuple[str, str]:
     """An image URL as (mime type, base64 data): data URLs decoded, remote ones fetched."""
     if url.startswith("data:"):
-        return parse_data_url(url, param)
+        declared, data = parse_data_url(url, param)
+        return data_url_type(declared, data), data
     if urlsplit(url).scheme.lower() not in ("http", "https"):
         raise InvalidRequestError(
             "Invalid image URL: expected an http(s) URL or a base64 data URL.",
@@ -216,15 +220,38 @@ def _read_limited(response: Any, policy: ImagePolicy, param: str, deadline: floa
     return bytes(data)
 
 
-def _image_type(content_type: str, data: bytes, param: str) -> str:
-    mime = content_type.split(";")[0].strip().lower()
-    if mime.startswith("image/"):
-        return mime
-    for signature, sniffed in _SIGNATURES:
+def sniffed_type(data: bytes) -> str | None:
+    """The image type the first bytes of `data` show (PNG, JPEG, GIF, WebP), or None."""
+    for signature, mime in _SIGNATURES:
         if data.startswith(signature):
-            return sniffed
+            return mime
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
+    return None
+
+
+def data_url_type(declared: str, data: str) -> str:
+    """The media type to send for base64 image `data` declared as `declared`: the one its
+    bytes show, else the declared one, lower-cased, with `image/jpg` (refused by Gemini and
+    Anthropic) spelled `image/jpeg`."""
+    try:
+        head = base64.b64decode(data[:24] + "=" * (-len(data[:24]) % 4))
+    except (binascii.Error, ValueError):
+        head = b""
+    return sniffed_type(head) or _spelled(declared.lower())
+
+
+def _spelled(mime: str) -> str:
+    return "image/jpeg" if mime == "image/jpg" else mime
+
+
+def _image_type(content_type: str, data: bytes, param: str) -> str:
+    mime = content_type.split(";")[0].strip().lower()
+    sniffed = sniffed_type(data)
+    if sniffed is not None:
+        return sniffed
+    if mime.startswith("image/"):
+        return _spelled(mime)
     raise _fetch_error("the URL does not point to an image.", param)
 
 

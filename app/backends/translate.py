@@ -14,6 +14,9 @@ from app.backends.base import Call
 from app.errors import InvalidRequestError
 from app.tokens import count_functions, count_messages, count_text
 
+# The user turn put first when a conversation opens with the assistant's: Anthropic and Gemini
+# need a user turn first (and refuse empty text), OpenAI takes such a history.
+CONVERSATION_START = "(conversation start)"
 _DATA_URL = re.compile(
     r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^;,]*)*?);base64,(?P<data>.*)$", re.S
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Any
 
 REQUEST_KEYS = {
@@ -39,6 +40,9 @@ SCHEMA_KEYS = {
 }  # fmt: skip
 SCHEMA_TYPES = {"STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT"}
 PART_DATA = ("text", "inlineData", "fileData", "functionCall", "functionResponse")
+# "Invalid function name. Must start with a letter or an underscore. Must be a-z, A-Z, 0-9, or
+# contain underscores, dots, colons, or dashes, with a maximum length of 64."
+FUNCTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]{0,63}")
 
 
 class BadRequest(ValueError):
@@ -57,6 +61,12 @@ def check_request(body: Any) -> None:
         _require(content.get("role") in ("user", "model"), f"contents[{i}].role is invalid")
         if i:
             _require(content["role"] != contents[i - 1]["role"], "roles must alternate")
+        elif content["role"] == "model":
+            _require(
+                not any("functionCall" in p for p in content.get("parts") or []),
+                "Please ensure that function call turn comes immediately after a user turn or "
+                "after a function response turn.",
+            )
         parts = content.get("parts")
         _require(isinstance(parts, list) and parts, f"contents[{i}].parts must not be empty")
         for part in parts:
@@ -68,6 +78,7 @@ def check_request(body: Any) -> None:
     for tool in body.get("tools") or []:
         for declaration in tool.get("functionDeclarations") or []:
             _require(bool(declaration.get("name")), "function declaration needs a name")
+            _check_name(declaration["name"])
             if "parameters" in declaration:
                 check_schema(declaration["parameters"], "parameters")
     _check_tool_config(body.get("toolConfig"))
@@ -106,6 +117,7 @@ def _check_part(part: Any, calls: list[str]) -> None:
     if "inlineData" in part:
         inline = part["inlineData"]
         _require(bool(inline.get("mimeType")), "inlineData.mimeType is required")
+        _require(inline["mimeType"] != "image/jpg", "Unsupported MIME type: image/jpg")
         try:
             base64.b64decode(inline.get("data", ""), validate=True)
         except (binascii.Error, ValueError) as exc:
@@ -113,6 +125,7 @@ def _check_part(part: Any, calls: list[str]) -> None:
     if "functionCall" in part:
         call = part["functionCall"]
         _require(bool(call.get("name")) and isinstance(call.get("args", {}), dict), "bad call")
+        _check_name(call["name"])
     if "functionResponse" in part:
         response = part["functionResponse"]
         _require(isinstance(response.get("response"), dict), "functionResponse.response: object")
@@ -126,15 +139,29 @@ def _check_tool_config(config: Any) -> None:
     _require(calling.get("mode") in ("AUTO", "ANY", "NONE", "VALIDATED"), "bad mode")
     if "allowedFunctionNames" in calling:
         _require(calling["mode"] == "ANY", "allowedFunctionNames needs mode ANY")
+        for name in calling["allowedFunctionNames"]:
+            _check_name(name)
 
 
 def _check_generation_config(config: dict[str, Any]) -> None:
     unknown = set(config) - GENERATION_KEYS
     _require(not unknown, f"Unknown name {sorted(unknown)} at 'generation_config'")
     _require(len(config.get("stopSequences") or []) <= 5, "at most 5 stop sequences")
+    if "seed" in config:
+        # An int32 field of the GenerationConfig proto.
+        seed = config["seed"]
+        _require(isinstance(seed, int) and -(2**31) <= seed < 2**31, "Invalid value at seed")
     if "responseSchema" in config:
         _require(config.get("responseMimeType") == "application/json", "schema needs JSON mime")
         check_schema(config["responseSchema"], "generation_config.response_schema")
+
+
+def _check_name(name: Any) -> None:
+    _require(
+        isinstance(name, str) and FUNCTION_NAME.fullmatch(name) is not None,
+        "Invalid function name. Must start with a letter or an underscore. Must be a-z, A-Z, "
+        "0-9, or contain underscores, dots, colons, or dashes, with a maximum length of 64.",
+    )
 
 
 def _require(condition: bool, message: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import responses
 
-from app.backends.anthropic.messages import CONVERSATION_START
+from app.backends.translate import CONVERSATION_START
 from tests.support import anthropic_requests
 from tests.support.anthropic_requests import sent, user
 

@@ -36,6 +36,7 @@ class _Images(BaseHTTPRequestHandler):
         routes = {
             "/cat.png": (200, {"Content-Type": "image/png"}, PNG),
             "/octet": (200, {"Content-Type": "application/octet-stream"}, PNG),
+            "/mislabelled": (200, {"Content-Type": "image/jpeg"}, PNG),
             "/page.html": (200, {"Content-Type": "text/html"}, b"<html></html>"),
             "/big.png": (200, {"Content-Type": "image/png"}, PNG * 100),
             "/redirect-ok": (302, {"Location": "/cat.png"}, b""),
@@ -180,8 +181,10 @@ def policy(**changes) -> ImagePolicy:
     return ImagePolicy(**{**base.__dict__, **changes})
 
 
-def test_octet_stream_images_are_recognised(image_server):
-    url = f"http://127.0.0.1:{image_server}/octet"
+@pytest.mark.parametrize("path", ["/octet", "/mislabelled"])
+def test_fetched_images_are_typed_by_their_bytes(image_server, path):
+    # Providers refuse a declared type that does not match the bytes; OpenAI reads the bytes.
+    url = f"http://127.0.0.1:{image_server}{path}"
     assert fetch_image(url, policy(), "p") == ("image/png", PNG)
 
 

@@ -2,34 +2,23 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import re
 from typing import Any
 
-from app.backends.translate import content_text, parse_data_url, tool_arguments
+from app.backends.images import data_url_type
+from app.backends.translate import CONVERSATION_START, content_text, parse_data_url, tool_arguments
 from app.errors import InvalidRequestError, UnsupportedError
 
 Block = dict[str, Any]
 Turn = dict[str, Any]
 
 # The user turn put before a conversation that starts with the assistant's message, since
-# Anthropic requires the first message to be the user's.
-CONVERSATION_START = "(conversation start)"
 
 # Anthropic's pattern for tool_use ids; OpenAI takes any string, and histories replayed from
 # other providers carry ids such as "functions.get_weather:0".
 _TOOL_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
 _TOOL_ID_REFUSED = re.compile(r"[^a-zA-Z0-9_-]")
-# Leading bytes of the image formats Anthropic takes (WebP, whose signature has a gap, is
-# checked apart).
-_IMAGE_SIGNATURES = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-)
 
 
 def _text_block(text: str) -> list[Block]:
@@ -44,32 +33,13 @@ def _image_block(part: dict[str, Any], param: str) -> Block:
         raise InvalidRequestError("Expected an image URL string.", param=f"{param}.image_url.url")
     if url.startswith("data:"):
         media_type, data = parse_data_url(url, param=f"{param}.image_url.url")
-        source = {"type": "base64", "media_type": _image_type(data, media_type), "data": data}
+        source = {"type": "base64", "media_type": data_url_type(media_type, data), "data": data}
         return {"type": "image", "source": source}
     if url.startswith(("http://", "https://")):
         return {"type": "image", "source": {"type": "url", "url": url}}
     raise InvalidRequestError(
         "Image URLs must be http(s) URLs or base64 data URLs.", param=f"{param}.image_url.url"
     )
-
-
-def _image_type(data: str, declared: str) -> str:
-    """The media type of base64 image data, read from its first bytes.
-
-    Anthropic refuses an image whose declared type is not the one of its bytes, and the
-    spelling "image/jpg", which OpenAI takes as it reads the bytes itself.
-    """
-    try:
-        head = base64.b64decode(data[:16])
-    except (binascii.Error, ValueError):
-        head = b""
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    for signature, media_type in _IMAGE_SIGNATURES:
-        if head.startswith(signature):
-            return media_type
-    # Not a format Anthropic takes: its own error will name the type.
-    return declared
 
 
 def tool_id(call_id: str) -> str:

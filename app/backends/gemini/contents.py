@@ -6,9 +6,16 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.backends.gemini.names import FunctionNames
 from app.backends.gemini.tools import ThoughtSignatures
 from app.backends.images import ImagePolicy, load_image
-from app.backends.translate import content_parts, content_text, parse_data_url, tool_arguments
+from app.backends.translate import (
+    CONVERSATION_START,
+    content_parts,
+    content_text,
+    parse_data_url,
+    tool_arguments,
+)
 from app.errors import InvalidRequestError, UnsupportedError
 
 # Accepted by Gemini 3 in place of a signature it never issued (e.g. history from elsewhere).
@@ -29,6 +36,7 @@ class Conversation:
     system: list[dict[str, Any]] = field(default_factory=list)
     contents: list[dict[str, Any]] = field(default_factory=list)
     call_names: dict[str, str] = field(default_factory=dict)
+    function_names: FunctionNames = field(default_factory=FunctionNames)
 
     def add(self, role: str, parts: list[dict[str, Any]]) -> None:
         """Append parts as a turn of `role`, merged into the previous turn of the same role."""
@@ -53,6 +61,13 @@ def build_contents(
             )
         handler(message, f"messages[{i}]", conversation)
     system = {"parts": conversation.system} if conversation.system else None
+    first = conversation.contents[0] if conversation.contents else None
+    if first is not None and first["role"] == "model":
+        if any("functionCall" in part for part in first["parts"]):
+            # Gemini wants a user turn before a function call turn; OpenAI takes a history
+            # that opens with tool calls (e.g. one seeded by the application).
+            opening = {"role": "user", "parts": [{"text": CONVERSATION_START}]}
+            conversation.contents.insert(0, opening)
     if not conversation.contents and system is not None:
         # Gemini needs at least one turn: a request of system messages only becomes the prompt.
         return [{"role": "user", "parts": conversation.system}], None
@@ -102,15 +117,22 @@ def _assistant(message: dict[str, Any], param: str, conv: Conversation) -> None:
     text = content_text(message.get("content"))
     if text:
         parts.append({"text": text})
-    calls = [
-        (c.get("id", ""), c.get("function") or {}, f"{param}.tool_calls[{k}].function")
-        for k, c in enumerate(message.get("tool_calls") or [])
-    ]
+    calls = []
+    for k, call in enumerate(message.get("tool_calls") or []):
+        if call.get("type") != "function":
+            raise UnsupportedError(
+                f"Tool calls of type `{call.get('type')}` are not supported by this model; "
+                "only function tool calls are.",
+                param=f"{param}.tool_calls[{k}].type",
+            )
+        calls.append(
+            (call.get("id", ""), call.get("function") or {}, f"{param}.tool_calls[{k}].function")
+        )
     if message.get("function_call"):
         legacy = message["function_call"]
         calls.append((legacy.get("name", ""), legacy, f"{param}.function_call"))
     for n, (call_id, function, call_param) in enumerate(calls):
-        name = function.get("name", "")
+        name = conv.function_names.to_gemini(function.get("name", ""))
         args = _arguments(function.get("arguments", ""), f"{call_param}.arguments")
         conv.call_names[call_id] = name
         part: dict[str, Any] = {"functionCall": {"name": name, "args": args}}
@@ -135,7 +157,8 @@ def _tool(message: dict[str, Any], param: str, conv: Conversation) -> None:
 
 
 def _function(message: dict[str, Any], param: str, conv: Conversation) -> None:
-    conv.add("user", [_function_response(message.get("name", ""), message.get("content"))])
+    name = conv.function_names.to_gemini(message.get("name", ""))
+    conv.add("user", [_function_response(name, message.get("content"))])
 
 
 def _function_response(name: str, content: Any) -> dict[str, Any]:

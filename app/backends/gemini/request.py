@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.backends.gemini.contents import Conversation, build_contents
+from app.backends.gemini.names import FunctionNames
 from app.backends.gemini.schema import (
     plain_json_schema,
     to_gemini_schema,
@@ -56,12 +57,15 @@ def build_request(
 ) -> dict[str, Any]:
     """The JSON body for `models/{model}:generateContent` (and its streaming twin)."""
     _refuse_unsupported(body)
-    conversation = Conversation(options.images, signatures, options.placeholder_signature)
+    names = FunctionNames.of(body)
+    conversation = Conversation(
+        options.images, signatures, options.placeholder_signature, function_names=names
+    )
     contents, system = build_contents(body["messages"], conversation)
     request: dict[str, Any] = {"contents": contents}
     if system is not None:
         request["systemInstruction"] = system
-    request.update(tool_fields(body, options.schema_mode))
+    request.update(tool_fields(body, options.schema_mode, names))
     if options.safety_settings:
         request["safetySettings"] = list(options.safety_settings)
     config = generation_config(body, options)
@@ -76,6 +80,8 @@ def generation_config(body: dict[str, Any], options: RequestOptions) -> dict[str
     for openai_name, gemini_name in _SAME_VALUE:
         if body.get(openai_name) is not None:
             config[gemini_name] = body[openai_name]
+    if "seed" in config:
+        config["seed"] = _int32(config["seed"])
     limit = max_output_tokens(body)
     if limit is not None:
         config["maxOutputTokens"] = limit
@@ -120,6 +126,14 @@ def _response_format(response_format: Any, schema_mode: str) -> dict[str, Any]:
     raise InvalidRequestError(
         f"Invalid value for `response_format.type`: {kind!r}.", param="response_format.type"
     )
+
+
+def _int32(seed: Any) -> Any:
+    """OpenAI takes 64-bit seeds, Gemini's `seed` is an int32: larger ones are wrapped around
+    (two's complement), so a given seed still always gives the same Gemini seed."""
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        return seed
+    return (seed + 2**31) % 2**32 - 2**31
 
 
 def _refuse_unsupported(body: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from app.backends import shaping
 from app.backends.base import Call
+from app.backends.gemini.names import FunctionNames
 from app.backends.gemini.tools import ThoughtSignatures
 from app.backends.translate import counted_chat_usage, dumps_arguments
 from app.errors import UpstreamError
@@ -47,9 +48,12 @@ def candidates_of(payload: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def read_parts(
-    candidate: dict[str, Any], signatures: ThoughtSignatures
+    candidate: dict[str, Any],
+    signatures: ThoughtSignatures,
+    names: FunctionNames | None = None,
 ) -> tuple[list[str], list[dict[str, Any]]]:
-    """(text pieces, tool calls) of a candidate's parts; thought summaries are left out."""
+    """(text pieces, tool calls) of a candidate's parts; thought summaries are left out, and
+    function names are turned back into the client's (`names`, see FunctionNames)."""
     content = candidate.get("content")
     if content is not None and not isinstance(content, dict):
         raise malformed()
@@ -75,6 +79,7 @@ def read_parts(
             call_id = shaping.new_id("call_")
             signatures.remember(call_id, part.get("thoughtSignature"))
             arguments = dumps_arguments(function.get("args"))
+            name = names.to_client(name) if names is not None else name
             calls.append(shaping.tool_call(call_id, name, arguments))
     return texts, calls
 
@@ -141,13 +146,14 @@ def chat_completion(
 ) -> dict[str, Any]:
     """The chat.completion for a non-streamed Gemini answer."""
     choices = []
+    names = FunctionNames.of(call.body)
     if blocked(payload):
         choices = [
             shaping.choice(i, shaping.message(None), "content_filter")
             for i in range(call.body.get("n") or 1)
         ]
     for position, candidate in enumerate(candidates_of(payload)):
-        texts, calls = read_parts(candidate, signatures)
+        texts, calls = read_parts(candidate, signatures, names)
         calls = calls[:1] if one_call_only(call) else calls
         reason = finish_reason(candidate.get("finishReason"), bool(calls))
         # As OpenAI: null content only beside tool calls or for a filtered answer; an answer

@@ -113,7 +113,7 @@ class _Reducer:
             out["properties"] = {n: self.convert(s, refs, depth + 1) for n, s in props.items()}
             out.setdefault("type", "OBJECT")
             if isinstance(node.get("required"), list):
-                out["required"] = [n for n in node["required"] if n in props]
+                out["required"] = [n for n in _strings(node["required"]) if n in props]
         items = node.get("items", node.get("prefixItems"))
         if isinstance(items, list):
             items = {"anyOf": items} if items else {}
@@ -161,9 +161,12 @@ class _Reducer:
             member, member_refs = self.resolve(member, refs)
             for key, value in self.fold(member, member_refs).items():
                 if key == "properties" and isinstance(value, dict):
-                    merged["properties"] = {**value, **merged.get("properties", {})}
+                    own = merged.get("properties")
+                    merged["properties"] = {**value, **(own if isinstance(own, dict) else {})}
                 elif key == "required" and isinstance(value, list):
-                    merged["required"] = list(dict.fromkeys([*merged.get("required", []), *value]))
+                    own = merged.get("required")
+                    names = [*(own if isinstance(own, list) else []), *value]
+                    merged["required"] = list(dict.fromkeys(_strings(names)))
                 else:
                     merged.setdefault(key, value)
         return merged
@@ -213,6 +216,11 @@ _ANNOTATIONS = ("title", "description", "default", "example", "nullable")
 
 def _annotations(node: dict[str, Any]) -> dict[str, Any]:
     return {k: node[k] for k in _ANNOTATIONS if k in node}
+
+
+def _strings(items: list[Any]) -> list[str]:
+    """The strings of a `required` list; anything else in it names no property."""
+    return [item for item in items if isinstance(item, str)]
 
 
 def _is_null(member: Any) -> bool:

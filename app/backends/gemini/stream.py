@@ -8,6 +8,7 @@ from typing import Any
 
 from app.backends.base import Call
 from app.backends.gemini.errors import gemini_error
+from app.backends.gemini.names import FunctionNames
 from app.backends.gemini.response import (
     blocked,
     candidate_index,
@@ -38,6 +39,7 @@ class StreamTranslator:
     ) -> None:
         self.call = call
         self.signatures = signatures
+        self.names = FunctionNames.of(call.body)
         self.name = name
         self.secret = secret
         self.chunks = ChunkFactory(call.model, include_usage=call.wants_usage)
@@ -109,7 +111,7 @@ class StreamTranslator:
             return
         # Read first: a malformed first event then fails before the client's first chunk,
         # while retries and fallbacks can still run.
-        texts, calls = read_parts(candidate, self.signatures)
+        texts, calls = read_parts(candidate, self.signatures, self.names)
         yield from self._start(index)
         for text in texts:
             if text:

@@ -7,14 +7,19 @@ from collections import OrderedDict
 from typing import Any
 
 from app.backends.allowed_tools import allowed_function_names
+from app.backends.gemini.names import FunctionNames
 from app.backends.gemini.schema import plain_json_schema, to_gemini_schema
 from app.errors import InvalidRequestError, UnsupportedError
 
 _MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
 
 
-def tool_fields(body: dict[str, Any], schema_mode: str) -> dict[str, Any]:
-    """`tools` and `toolConfig` for the request (empty when the client sent no tools)."""
+def tool_fields(
+    body: dict[str, Any], schema_mode: str, function_names: FunctionNames | None = None
+) -> dict[str, Any]:
+    """`tools` and `toolConfig` for the request (empty when the client sent no tools); function
+    names go out as `function_names` gives them to Gemini."""
+    rename = (function_names or FunctionNames.of(body)).to_gemini
     declarations = _declarations(body, schema_mode)
     if not declarations:
         return {}
@@ -32,11 +37,12 @@ def tool_fields(body: dict[str, Any], schema_mode: str) -> dict[str, Any]:
         if mode == "AUTO":
             # Gemini restricts names only in ANY mode; in AUTO mode the others are left out.
             declarations = [d for d in declarations if d["name"] in names]
+    declarations = [{**d, "name": rename(d["name"])} for d in declarations]
     fields: dict[str, Any] = {"tools": [{"functionDeclarations": declarations}]}
     if mode is not None:
         config: dict[str, Any] = {"mode": mode}
         if names is not None and mode == "ANY":
-            config["allowedFunctionNames"] = names
+            config["allowedFunctionNames"] = [rename(n) for n in names]
         fields["toolConfig"] = {"functionCallingConfig": config}
     return fields
 
