@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 MB = 1_000_000
@@ -70,7 +71,9 @@ def table(results: dict[str, Any]) -> str:
     lag99 = many["direct"]["lag_ms"]["99"], many["gateway"]["lag_ms"]["99"]
     rss = many["gateway"]["rss"]
 
-    def each(show: Any, runs: dict[str, Any], direct: bool = True) -> list[str]:
+    def each(
+        show: Callable[[dict[str, Any]], str], runs: dict[str, Any], direct: bool = True
+    ) -> list[str]:
         return [show(runs[side]) if direct or side != "direct" else "" for side in sides]
 
     rows = [

@@ -155,8 +155,7 @@ def wrk(
 
 
 class Meter:
-    """CPU seconds over one phase: the server's (gateway or bare relay), and other processes'
-    (which skew results)."""
+    """CPU seconds over one phase: the measured server's, and other processes' (skewing it)."""
 
     def __init__(self, server: list[int], upstream: int) -> None:
         self.server, self.upstream = server, upstream
@@ -266,7 +265,7 @@ def _request_log_lines(path: Path) -> int:
 def main() -> None:
     """Parse arguments, measure, print the table (and the raw results with --json)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="shorter phases (about 1 minute)")
+    parser.add_argument("--quick", action="store_true", help="shorter phases (about 1.5 minutes)")
     parser.add_argument("--streams", type=int, default=1000, help="concurrent streams")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--json", type=Path, help="also write the raw results here")

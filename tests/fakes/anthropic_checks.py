@@ -11,7 +11,7 @@ TOP_LEVEL = {
 }  # fmt: skip
 BLOCK_TYPES = {"text", "image", "tool_use", "tool_result", "document", "thinking"}
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-TOOL_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
+TOOL_ID = re.compile(r"[a-zA-Z0-9_-]+")
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
 
 
@@ -154,7 +154,7 @@ def _check_blocks(i: int, role: str, blocks: list[dict[str, Any]], pending: set[
                 "'image/jpeg', 'image/png', 'image/gif' or 'image/webp'"
             )
         call_id = block.get("id") if kind == "tool_use" else block.get("tool_use_id")
-        if kind in ("tool_use", "tool_result") and not TOOL_ID.match(str(call_id)):
+        if kind in ("tool_use", "tool_result") and not TOOL_ID.fullmatch(str(call_id)):
             return (
                 f"messages.{i}.content.{j}.{kind}.id: String should match pattern "
                 "'^[a-zA-Z0-9_-]+$'"

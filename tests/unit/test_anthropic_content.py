@@ -18,7 +18,7 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01"
 GIF = b"GIF89a\x01\x00\x01\x00\x80\x00"
 WEBP = b"RIFF\x1a\x00\x00\x00WEBPVP8 "
-TOOL_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
+TOOL_ID = re.compile(r"[a-zA-Z0-9_-]+")
 
 
 def image_sent(client, upstream, url: str) -> dict:
@@ -81,10 +81,10 @@ def sent_ids(client, upstream, *call_ids: str) -> tuple[list[str], list[str]]:
 
 def test_tool_call_ids_anthropic_refuses_are_rewritten_in_pairs(client, upstream):
     # Other providers' ids ("functions.f:0", "call|1") reach Anthropic in replayed histories.
-    uses, results = sent_ids(client, upstream, "functions.f:0", "call|1", "a b")
+    uses, results = sent_ids(client, upstream, "functions.f:0", "call|1", "a b", "call_2\n")
     assert uses == results
-    assert all(TOOL_ID.match(call_id) for call_id in uses)
-    assert len(set(uses)) == 3
+    assert all(TOOL_ID.fullmatch(call_id) for call_id in uses)
+    assert len(set(uses)) == 4
 
 
 def test_ids_differing_only_in_refused_characters_stay_apart(client, upstream):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import responses
 
@@ -78,6 +80,43 @@ def test_token_counts_that_are_not_numbers_are_ignored(client, usage):
     body = response.get_json()
     check_chat_completion(body, REQUEST)
     assert body["usage"]["completion_tokens"] == 3
+
+
+@pytest.mark.parametrize("count", ["1e400", "Infinity", "NaN", "true"])
+def test_token_counts_that_are_not_finite_numbers_count_as_zero(client, count):
+    reply = json.dumps(message([{"type": "text", "text": "ok"}]))
+    reply = reply.replace('"input_tokens": 2095', f'"input_tokens": {count}', 1)
+    assert count in reply
+    response, _ = post(client, body=reply, content_type="application/json")
+    assert response.status_code == 200, response.get_json()
+    check_chat_completion(response.get_json(), REQUEST)
+    assert response.get_json()["usage"]["prompt_tokens"] == 0
+    usage = {"input_tokens": float("nan"), "output_tokens": float("inf")}
+    opening = {"type": "message_start", "message": {**start()["message"], "usage": usage}}
+    raw = sse(opening, text_block(0), text(0, "ok"), block_stop(0), *end("end_turn"))
+    request = {**REQUEST, "stream": True, "stream_options": {"include_usage": True}}
+    with responses.RequestsMock() as mock:
+        mock.add(responses.POST, f"{BASE}/v1/messages", body=raw, content_type="text/event-stream")
+        data = client.post("/v1/chat/completions", json=request).get_data()
+    assembled = check_chat_sse(events(data), request)
+    assert assembled["usage"]["prompt_tokens"] == 0
+
+
+def test_a_streamed_tool_call_without_an_id_gets_one(client):
+    raw = sse(
+        start(),
+        block_start(0, {"type": "tool_use", "name": "f", "input": {}}),
+        block_stop(0),
+        *end("tool_use"),
+    )
+    tools = [{"type": "function", "function": {"name": "f"}}]
+    request = {**REQUEST, "stream": True, "tools": tools}
+    with responses.RequestsMock() as mock:
+        mock.add(responses.POST, f"{BASE}/v1/messages", body=raw, content_type="text/event-stream")
+        data = client.post("/v1/chat/completions", json=request).get_data()
+    assembled = check_chat_sse(events(data), request)
+    call = assembled["choices"][0]["message"]["tool_calls"][0]
+    assert call["id"].startswith("call_") and call["function"]["name"] == "f"
 
 
 def test_a_stop_reason_that_is_not_a_string_ends_normally(client):

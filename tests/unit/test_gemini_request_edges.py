@@ -69,6 +69,23 @@ def test_image_media_types_are_sent_as_gemini_accepts_them(client, upstream, url
     assert body["contents"][0]["parts"][0]["inlineData"]["mimeType"] == mime
 
 
+@pytest.mark.parametrize(
+    ("file_data", "mime"),
+    [
+        (f"data:image/jpg;base64,{JPEG}", "image/jpeg"),
+        (f"data:image/jpeg;base64,{PNG}", "image/png"),
+        ("data:application/pdf;base64,JVBERi0xLjQK", "application/pdf"),
+    ],
+)
+def test_images_sent_as_file_parts_are_typed_alike(client, upstream, file_data, mime):
+    upstream.post(URL, json=OK)
+    part = {"type": "file", "file": {"file_data": file_data, "filename": "x"}}
+    assert chat(client, messages=[{"role": "user", "content": [part]}]).status_code == 200
+    body = sent(upstream)
+    check_request(body)
+    assert body["contents"][0]["parts"][0]["inlineData"]["mimeType"] == mime
+
+
 def test_fake_gemini_refuses_the_image_jpg_spelling():
     part = {"inlineData": {"mimeType": "image/jpg", "data": JPEG}}
     with pytest.raises(BadRequest):

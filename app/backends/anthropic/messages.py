@@ -13,11 +13,9 @@ from app.errors import InvalidRequestError, UnsupportedError
 Block = dict[str, Any]
 Turn = dict[str, Any]
 
-# The user turn put before a conversation that starts with the assistant's message, since
-
 # Anthropic's pattern for tool_use ids; OpenAI takes any string, and histories replayed from
 # other providers carry ids such as "functions.get_weather:0".
-_TOOL_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
+_TOOL_ID = re.compile(r"[a-zA-Z0-9_-]+")
 _TOOL_ID_REFUSED = re.compile(r"[^a-zA-Z0-9_-]")
 
 
@@ -48,7 +46,7 @@ def tool_id(call_id: str) -> str:
     The same id always gives the same result, so a call and its result still match; the hash
     keeps apart ids that differ only in the replaced characters.
     """
-    if _TOOL_ID.match(call_id):
+    if _TOOL_ID.fullmatch(call_id):
         return call_id
     digest = hashlib.sha256(call_id.encode()).hexdigest()[:12]
     return f"{_TOOL_ID_REFUSED.sub('_', call_id)}_{digest}"

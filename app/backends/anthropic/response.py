@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from app.backends import shaping
@@ -34,11 +35,18 @@ def finish_reason(stop_reason: Any, has_tool_calls: bool) -> str:
     return reason
 
 
+def is_count(value: Any) -> bool:
+    """True for a token count that can be used: an integer, or a finite float (not a bool)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+
+
 def token_count(usage: dict[str, Any], name: str) -> int:
     """One count of an Anthropic usage object; 0 when missing or not a number."""
     value = usage.get(name)
     # A bad count should not cost the client a good answer.
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+    return int(value) if is_count(value) else 0
 
 
 def prompt_tokens(usage: dict[str, Any]) -> tuple[int, int]:

@@ -7,12 +7,15 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from app.backends import shaping
 from app.backends.anthropic.errors import event_error
 from app.backends.anthropic.response import (
     completion_id,
     finish_reason,
+    is_count,
     malformed,
     prompt_tokens,
+    token_count,
     tool_use_fields,
     usage_object,
 )
@@ -148,7 +151,7 @@ class StreamTranslator:
     def _add_usage(self, usage: Any) -> None:
         if isinstance(usage, dict):
             # message_delta repeats the counts cumulatively; the latest value of each wins.
-            self.usage.update({k: v for k, v in usage.items() if isinstance(v, int)})
+            self.usage.update({k: v for k, v in usage.items() if is_count(v)})
 
     def _block_start(self, payload: dict[str, Any]) -> Iterator[Chunk]:
         chunks = self._factory()
@@ -169,6 +172,8 @@ class StreamTranslator:
                 return
             self.blocks[index] = _Block("tool", self.tool_calls)
             self.tool_calls += 1
+            # As in a plain answer: a call without an id gets one (clients match results by it).
+            call_id = call_id or shaping.new_id("call_")
             yield chunks.tool_call(0, self.blocks[index].tool_index, call_id=call_id, name=name)
         else:
             # thinking and server-side tool blocks have no OpenAI counterpart.
@@ -234,7 +239,7 @@ class StreamTranslator:
         yield chunks.finish(0, reason)
         if self.include_usage:
             prompt, cached = prompt_tokens(self.usage)
-            completion = int(self.usage.get("output_tokens", 0))
+            completion = token_count(self.usage, "output_tokens")
             yield chunks.usage(usage_object(prompt, cached, completion))
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from app.backends.gemini.names import FunctionNames
 from app.backends.gemini.tools import ThoughtSignatures
-from app.backends.images import ImagePolicy, load_image
+from app.backends.images import ImagePolicy, data_url_type, load_image
 from app.backends.translate import (
     CONVERSATION_START,
     content_parts,
@@ -106,6 +106,8 @@ def _user_part(part: dict[str, Any], param: str, images: ImagePolicy) -> list[di
                 "Only inline files (`file_data`) can be sent to this model.", param=f"{param}.file"
             )
         mime, data = parse_data_url(file["file_data"], f"{param}.file.file_data")
+        if mime.lower().startswith("image/"):
+            mime = data_url_type(mime, data)
         return [{"inlineData": {"mimeType": mime, "data": data}}]
     raise UnsupportedError(
         f"Content parts of type {kind!r} are not supported.", param=f"{param}.type"
