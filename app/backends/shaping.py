@@ -44,6 +44,13 @@ def message(content: str | None, tool_calls: list[dict[str, Any]] | None = None)
     return msg
 
 
+def function_call_message(content: str | None, name: str, arguments: str) -> dict[str, Any]:
+    """An assistant message with the deprecated `function_call`, the answer to `functions`."""
+    msg = message(content)
+    msg["function_call"] = {"name": name, "arguments": arguments}
+    return msg
+
+
 def tool_call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
     """A function tool call as it appears in a response message."""
     return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
@@ -168,6 +175,15 @@ class ChunkFactory:
             function["name"] = name
         item["function"] = function
         return self.delta(index, {"tool_calls": [item]})
+
+    def function_call(
+        self, index: int, *, name: str | None = None, arguments: str = ""
+    ) -> dict[str, Any]:
+        """A deprecated `function_call` delta; the first one of the call carries its name."""
+        function: dict[str, Any] = {"arguments": arguments}
+        if name is not None:
+            function = {"name": name, **function}
+        return self.delta(index, {"function_call": function})
 
     def finish(self, index: int, reason: str) -> dict[str, Any]:
         """The last chunk of a choice, with an empty delta and its finish_reason."""

@@ -26,10 +26,13 @@ FINISH_REASONS = {
 }
 
 
-def finish_reason(raw: str | None, has_tool_calls: bool) -> str:
-    """The OpenAI finish_reason; a normal end after function calls is `tool_calls`."""
+def finish_reason(raw: str | None, has_tool_calls: bool, legacy: bool = False) -> str:
+    """The OpenAI finish_reason; a normal end after function calls is `tool_calls`, or
+    `function_call` in answer to the deprecated `functions` (`legacy`)."""
     reason = FINISH_REASONS.get(raw if isinstance(raw, str) and raw else "STOP", "stop")
-    return "tool_calls" if has_tool_calls and reason == "stop" else reason
+    if has_tool_calls and reason == "stop":
+        return "function_call" if legacy else "tool_calls"
+    return reason
 
 
 def malformed() -> UpstreamError:
@@ -84,10 +87,26 @@ def read_parts(
     return texts, calls
 
 
+def legacy_functions(call: Call) -> bool:
+    """True for a request with the deprecated `functions` and no `tools`, which OpenAI answers
+    with one `function_call` (finish reason `function_call`) instead of `tool_calls`."""
+    return bool(call.body.get("functions")) and not call.body.get("tools")
+
+
 def one_call_only(call: Call) -> bool:
-    """True for `parallel_tool_calls: false`. Gemini has no such switch: an answer keeps only
-    its first function call, as OpenAI's models then make one call per turn."""
-    return call.body.get("parallel_tool_calls") is False
+    """True for `parallel_tool_calls: false` and legacy `functions`. Gemini has no such switch:
+    an answer keeps only its first function call, as OpenAI's models then make one per turn."""
+    return call.body.get("parallel_tool_calls") is False or legacy_functions(call)
+
+
+def answer_message(
+    content: str | None, calls: list[dict[str, Any]], legacy: bool
+) -> dict[str, Any]:
+    """The choice's message: its tool calls, or its first call as a legacy `function_call`."""
+    if legacy and calls:
+        function = calls[0]["function"]
+        return shaping.function_call_message(content, function["name"], function["arguments"])
+    return shaping.message(content, calls or None)
 
 
 def candidate_index(candidate: dict[str, Any], position: int) -> int:
@@ -147,6 +166,9 @@ def chat_completion(
     """The chat.completion for a non-streamed Gemini answer."""
     choices = []
     names = FunctionNames.of(call.body)
+    legacy = legacy_functions(call)
+    # A counted usage bills every call kept, a legacy `function_call` as much as tool calls.
+    kept: list[dict[str, Any]] = []
     if blocked(payload):
         choices = [
             shaping.choice(i, shaping.message(None), "content_filter")
@@ -155,13 +177,14 @@ def chat_completion(
     for position, candidate in enumerate(candidates_of(payload)):
         texts, calls = read_parts(candidate, signatures, names)
         calls = calls[:1] if one_call_only(call) else calls
-        reason = finish_reason(candidate.get("finishReason"), bool(calls))
-        # As OpenAI: null content only beside tool calls or for a filtered answer; an answer
+        kept.extend(calls)
+        reason = finish_reason(candidate.get("finishReason"), bool(calls), legacy)
+        # As OpenAI: null content only beside calls or for a filtered answer; an answer
         # cut before any text (MAX_TOKENS spent on thinking, an empty STOP) has "".
         empty = bool(calls) or reason == "content_filter"
         content = "".join(texts) if texts or not empty else None
         index = candidate_index(candidate, position)
-        choices.append(shaping.choice(index, shaping.message(content, calls or None), reason))
+        choices.append(shaping.choice(index, answer_message(content, calls, legacy), reason))
     if not choices:
         raise UpstreamError("Upstream returned no candidates.", retryable=True)
     choices.sort(key=lambda c: c["index"])
@@ -169,6 +192,5 @@ def chat_completion(
     if usage is None:
         messages = [c["message"] for c in choices]
         text = "".join(m["content"] or "" for m in messages)
-        calls = [t for m in messages for t in m.get("tool_calls") or ()]
-        usage = counted_chat_usage(call, text, calls)
+        usage = counted_chat_usage(call, text, kept)
     return shaping.chat_completion(call.model, choices, usage)

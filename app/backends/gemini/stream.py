@@ -14,6 +14,7 @@ from app.backends.gemini.response import (
     candidate_index,
     candidates_of,
     finish_reason,
+    legacy_functions,
     one_call_only,
     read_parts,
     usage_from,
@@ -27,8 +28,9 @@ from app.errors import UpstreamError
 
 
 class StreamTranslator:
-    """Turns one upstream stream into chunks: the role first, then text and tool-call deltas,
-    a finish chunk per choice, and the usage chunk last when the client asked for it.
+    """Turns one upstream stream into chunks: the role first, then text and tool-call deltas
+    (`function_call` deltas for legacy `functions`), a finish chunk per choice, and the usage
+    chunk last when the client asked for it.
 
     Each SSE event is a whole GenerateContentResponse holding the next piece of every
     candidate; the last one of a candidate carries its `finishReason`.
@@ -40,6 +42,7 @@ class StreamTranslator:
         self.call = call
         self.signatures = signatures
         self.names = FunctionNames.of(call.body)
+        self.legacy = legacy_functions(call)
         self.name = name
         self.secret = secret
         self.chunks = ChunkFactory(call.model, include_usage=call.wants_usage)
@@ -123,18 +126,26 @@ class StreamTranslator:
                 break
             self.tool_counts[index] = position + 1
             self.calls.append(call)
-            function = call["function"]
-            yield self.chunks.tool_call(
-                index,
-                position,
-                call_id=call["id"],
-                name=function["name"],
-                arguments=function["arguments"],
-            )
+            yield from self._call(index, position, call)
         raw_reason = candidate.get("finishReason")
         if raw_reason:
-            reason = finish_reason(raw_reason, self.tool_counts.get(index, 0) > 0)
+            reason = finish_reason(raw_reason, self.tool_counts.get(index, 0) > 0, self.legacy)
             yield from self._finish(index, reason)
+
+    def _call(self, index: int, position: int, call: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        function = call["function"]
+        if self.legacy:
+            # As OpenAI streams a legacy call: the name with empty arguments, then the arguments.
+            yield self.chunks.function_call(index, name=function["name"])
+            yield self.chunks.function_call(index, arguments=function["arguments"])
+            return
+        yield self.chunks.tool_call(
+            index,
+            position,
+            call_id=call["id"],
+            name=function["name"],
+            arguments=function["arguments"],
+        )
 
     def _start(self, index: int) -> Iterator[dict[str, Any]]:
         if index not in self.started:

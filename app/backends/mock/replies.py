@@ -73,11 +73,10 @@ class Reply:
             return shaping.message(
                 None, [shaping.tool_call(c.id, c.name, c.arguments) for c in self.calls]
             )
-        message = shaping.message(self.content)
         if self.style == tools.FUNCTION:
             call = self.calls[0]
-            message["function_call"] = {"name": call.name, "arguments": call.arguments}
-        return message
+            return shaping.function_call_message(self.content, call.name, call.arguments)
+        return shaping.message(self.content)
 
 
 class Composer:

@@ -32,9 +32,9 @@ def _choice_chunks(
                 yield chunks.tool_call(index, position, arguments=piece)
     elif reply.style == tools.FUNCTION:
         call = reply.calls[0]
-        yield chunks.delta(index, {"function_call": {"name": call.name, "arguments": ""}})
+        yield chunks.function_call(index, name=call.name)
         for piece in call.pieces:
-            yield chunks.delta(index, {"function_call": {"arguments": piece}})
+            yield chunks.function_call(index, arguments=piece)
     yield chunks.finish(index, reply.finish_reason)
 
 
