@@ -51,6 +51,17 @@ def function_call_message(content: str | None, name: str, arguments: str) -> dic
     return msg
 
 
+def calls_message(
+    content: str | None, tool_calls: list[dict[str, Any]], legacy: bool
+) -> dict[str, Any]:
+    """An assistant message with its tool calls, or, answering the deprecated `functions`
+    (`legacy`), with its first call as the `function_call` (OpenAI's legacy answer has one)."""
+    if legacy and tool_calls:
+        function = tool_calls[0]["function"]
+        return function_call_message(content, function["name"], function["arguments"])
+    return message(content, tool_calls or None)
+
+
 def tool_call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
     """A function tool call as it appears in a response message."""
     return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}

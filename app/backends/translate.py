@@ -96,6 +96,12 @@ def dumps_arguments(value: Any) -> str:
     return json.dumps(value if value is not None else {}, ensure_ascii=False, separators=(",", ":"))
 
 
+def legacy_functions(body: dict[str, Any]) -> bool:
+    """True for a request with the deprecated `functions` and no `tools`, which OpenAI answers
+    with one `function_call` (finish reason `function_call`) instead of `tool_calls`."""
+    return bool(body.get("functions")) and not body.get("tools")
+
+
 def function_tools(body: dict[str, Any]) -> list[dict[str, Any]]:
     """The `function` objects of the request's function tools (and deprecated `functions`)."""
     tools = [t["function"] for t in body.get("tools") or [] if t.get("type") == "function"]

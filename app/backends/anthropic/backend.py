@@ -95,6 +95,7 @@ class AnthropicBackend(Backend):
                 answer_tool=plan.answer_tool,
                 secret=self.api_key,
                 stops=stops,
+                legacy=plan.legacy,
             )
             events = translator.translate(
                 self.http.iter_bytes(response),
@@ -103,7 +104,7 @@ class AnthropicBackend(Backend):
             )
             return Stream(events, response.close)
         message = cut_message(self._json(response), stops)
-        return chat_completion(message, call.model, plan.answer_tool)
+        return chat_completion(message, call.model, plan.answer_tool, plan.legacy)
 
     def _json(self, response: requests.Response) -> dict[str, Any]:
         try:

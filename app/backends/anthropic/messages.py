@@ -6,6 +6,7 @@ import hashlib
 import re
 from typing import Any
 
+from app.backends.anthropic.legacy import LegacyCalls
 from app.backends.images import data_url_type
 from app.backends.translate import CONVERSATION_START, content_text, parse_data_url, tool_arguments
 from app.errors import InvalidRequestError, UnsupportedError
@@ -91,12 +92,21 @@ def _user_blocks(content: Any, param: str) -> list[Block]:
     return blocks
 
 
-def _tool_use_blocks(message: dict[str, Any], param: str) -> list[Block]:
-    if message.get("function_call"):
-        raise UnsupportedError(
-            "The deprecated `function_call` is not supported by this model; use `tool_calls`.",
-            param=f"{param}.function_call",
-        )
+def _tool_use(call_id: str, function: dict[str, Any], param: str) -> Block:
+    """The `tool_use` block of a call of `function` ({name, arguments}, found at `param`)."""
+    arguments = tool_arguments(function.get("arguments") or "", f"{param}.arguments")
+    return {
+        "type": "tool_use",
+        "id": tool_id(call_id),
+        "name": function["name"],
+        "input": arguments,
+    }
+
+
+def _tool_use_blocks(
+    message: dict[str, Any], index: int, legacy: LegacyCalls | None
+) -> list[Block]:
+    param = f"messages[{index}]"
     tool_calls = message.get("tool_calls") or []
     if not isinstance(tool_calls, list):
         raise InvalidRequestError("Expected an array of tool calls.", param=f"{param}.tool_calls")
@@ -108,15 +118,19 @@ def _tool_use_blocks(message: dict[str, Any], param: str) -> list[Block]:
             raise InvalidRequestError(
                 "A tool call needs an `id` and a function `name`.", param=where
             )
-        arguments = tool_arguments(function.get("arguments") or "", f"{where}.function.arguments")
-        blocks.append(
-            {
-                "type": "tool_use",
-                "id": tool_id(str(call["id"])),
-                "name": function["name"],
-                "input": arguments,
-            }
-        )
+        blocks.append(_tool_use(str(call["id"]), function, f"{where}.function"))
+    function = message.get("function_call")
+    if function:
+        where = f"{param}.function_call"
+        if legacy is None:
+            raise UnsupportedError(
+                "The deprecated `function_call` is only supported in requests with `functions` "
+                "and no `tools`; use `tool_calls`.",
+                param=where,
+            )
+        if not isinstance(function, dict) or not function.get("name"):
+            raise InvalidRequestError("A function call needs a `name`.", param=where)
+        blocks.append(_tool_use(legacy.call(function["name"], index), function, where))
     return blocks
 
 
@@ -124,30 +138,42 @@ def _tool_result_block(message: dict[str, Any], param: str) -> Block:
     call_id = message.get("tool_call_id")
     if not isinstance(call_id, str) or not call_id:
         raise InvalidRequestError("Missing required parameter.", param=f"{param}.tool_call_id")
+    return _tool_result(call_id, message.get("content"))
+
+
+def _tool_result(call_id: str, content: Any) -> Block:
     block: Block = {"type": "tool_result", "tool_use_id": tool_id(call_id)}
-    text = content_text(message.get("content"))
+    text = content_text(content)
     # Blank content would be a whitespace-only text block, which Anthropic refuses.
     if text.strip():
         block["content"] = text
     return block
 
 
-def _turn(message: Any, index: int) -> tuple[str, list[Block]]:
-    """(role, content blocks) of one non-system message; tool results belong to the user."""
+def _turn(message: Any, index: int, legacy: LegacyCalls | None) -> tuple[str, list[Block]]:
+    """(role, content blocks) of one non-system message; tool results belong to the user.
+
+    `legacy` pairs legacy function calls with their results (None: a request without legacy
+    `functions`, whose legacy calls and results are refused).
+    """
     param = f"messages[{index}]"
     role = message.get("role") if isinstance(message, dict) else None
     if role == "user":
         return "user", _user_blocks(message.get("content"), f"{param}.content")
     if role == "assistant":
         text = content_text(message.get("content"))
-        return "assistant", _text_block(text) + _tool_use_blocks(message, param)
+        return "assistant", _text_block(text) + _tool_use_blocks(message, index, legacy)
     if role == "tool":
         return "user", [_tool_result_block(message, param)]
     if role == "function":
-        raise UnsupportedError(
-            "Deprecated `function` messages are not supported by this model; use tools.",
-            param=f"{param}.role",
-        )
+        if legacy is None:
+            raise UnsupportedError(
+                "Deprecated `function` messages are only supported in requests with `functions` "
+                "and no `tools`; use `tool` messages.",
+                param=f"{param}.role",
+            )
+        call_id = legacy.result(message.get("name"), index)
+        return "user", [_tool_result(call_id, message.get("content"))]
     raise InvalidRequestError(
         f"Invalid value: {role!r} is not a supported role.", param=f"{param}.role"
     )
@@ -165,29 +191,31 @@ def system_text(messages: list[Any]) -> str:
     return "\n\n".join(texts)
 
 
-def prompt(messages: list[Any]) -> tuple[str, list[Turn]]:
-    """(system, turns) for the messages.
+def prompt(messages: list[Any], legacy: bool = False) -> tuple[str, list[Turn]]:
+    """(system, turns) for the messages; `legacy` for a request with legacy `functions`.
 
     OpenAI answers a request of system messages only, while Anthropic needs a user message:
     their text is then sent as the user's turn (as the Gemini backend does).
     """
     system = system_text(messages)
-    turns = conversation(messages, required=not system)
+    turns = conversation(messages, required=not system, legacy=legacy)
     if not turns:
         return "", [{"role": "user", "content": _text_block(system)}]
     return system, turns
 
 
-def conversation(messages: list[Any], required: bool = True) -> list[Turn]:
+def conversation(messages: list[Any], required: bool = True, legacy: bool = False) -> list[Turn]:
     """The non-system messages as alternating turns, the user's first; same-role turns merge.
 
-    With none and `required`, the request is refused.
+    With none and `required`, the request is refused. `legacy` (a request with legacy
+    `functions`) takes legacy function calls and `function` messages as tool use and results.
     """
     turns: list[Turn] = []
+    calls = LegacyCalls() if legacy else None
     for index, message in enumerate(messages):
         if isinstance(message, dict) and message.get("role") in ("system", "developer"):
             continue
-        role, blocks = _turn(message, index)
+        role, blocks = _turn(message, index, calls)
         if not blocks:
             continue
         if turns and turns[-1]["role"] == role:

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.backends.allowed_tools import allowed_function_names
+from app.backends.anthropic.legacy import tool_choice_fields
 from app.backends.anthropic.messages import prompt
 from app.backends.anthropic.stops import split_stops
-from app.backends.translate import max_output_tokens
+from app.backends.translate import legacy_functions, max_output_tokens
 from app.errors import InvalidRequestError, UnsupportedError
 
 DEFAULT_MAX_TOKENS = 4096
@@ -28,11 +29,13 @@ class Plan:
     """The Anthropic request body, and how to read the answer back.
 
     `answer_tool` names the tool that carries a `json_schema` answer: its input is the
-    message content the client receives, never a tool call.
+    message content the client receives, never a tool call. `legacy`: the request has the
+    deprecated `functions`, so the answer's first tool call becomes its `function_call`.
     """
 
     payload: dict[str, Any]
     answer_tool: str | None = None
+    legacy: bool = False
 
 
 def _number(body: dict[str, Any], name: str, low: float, high: float) -> float | None:
@@ -46,7 +49,7 @@ def _number(body: dict[str, Any], name: str, low: float, high: float) -> float |
     return value
 
 
-def _refuse_unsupported(body: dict[str, Any]) -> None:
+def _refuse_unsupported(body: dict[str, Any], legacy: bool) -> None:
     if (body.get("n") or 1) > 1:
         raise UnsupportedError("This model only supports n=1.", param="n")
     if body.get("logprobs") or body.get("top_logprobs"):
@@ -57,29 +60,36 @@ def _refuse_unsupported(body: dict[str, Any]) -> None:
         raise UnsupportedError(
             "Web search is not available for this model.", param="web_search_options"
         )
-    if body.get("functions") or body.get("function_call"):
+    # Beside `tools` it is unclear whether the answer should hold tool calls or a legacy
+    # `function_call`: such requests stay refused.
+    if not legacy and (body.get("functions") or body.get("function_call")):
         raise UnsupportedError(
-            "The deprecated `functions` are not supported by this model; use `tools`.",
+            "The deprecated `functions` and `function_call` are only supported in requests "
+            "with `functions` and no `tools`; use `tools`.",
             param="functions",
         )
 
 
-def _tools(body: dict[str, Any]) -> list[dict[str, Any]]:
+def _tools(body: dict[str, Any], legacy: bool) -> list[dict[str, Any]]:
+    """The Anthropic tools for the function tools, or the legacy `functions` (`legacy`)."""
+    if legacy:
+        return [_tool(f, f"functions[{i}]") for i, f in enumerate(body["functions"])]
     tools = []
     for i, tool in enumerate(body.get("tools") or []):
         if not isinstance(tool, dict) or tool.get("type") != "function":
             raise UnsupportedError("Only function tools are supported.", param=f"tools[{i}].type")
-        function = tool.get("function")
-        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-            raise InvalidRequestError(
-                "Missing required parameter.", param=f"tools[{i}].function.name"
-            )
-        item: dict[str, Any] = {"name": function["name"]}
-        if function.get("description"):
-            item["description"] = function["description"]
-        item["input_schema"] = function.get("parameters") or {"type": "object", "properties": {}}
-        tools.append(item)
+        tools.append(_tool(tool.get("function"), f"tools[{i}].function"))
     return tools
+
+
+def _tool(function: Any, param: str) -> dict[str, Any]:
+    if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+        raise InvalidRequestError("Missing required parameter.", param=f"{param}.name")
+    item: dict[str, Any] = {"name": function["name"]}
+    if function.get("description"):
+        item["description"] = function["description"]
+    item["input_schema"] = function.get("parameters") or {"type": "object", "properties": {}}
+    return item
 
 
 def _allowed_tools(
@@ -193,10 +203,11 @@ def opaque_user_id(user: str) -> str:
 
 def build_request(body: dict[str, Any], model: str, options: Mapping[str, Any]) -> Plan:
     """Translate a validated OpenAI chat body into the Messages API body for `model`."""
-    _refuse_unsupported(body)
+    legacy = legacy_functions(body)
+    _refuse_unsupported(body, legacy)
     messages = body.get("messages") or []
     payload: dict[str, Any] = {"model": model}
-    system, turns = prompt(messages)
+    system, turns = prompt(messages, legacy)
     if system:
         payload["system"] = system
     payload["messages"] = turns
@@ -204,9 +215,10 @@ def build_request(body: dict[str, Any], model: str, options: Mapping[str, Any]) 
         options.get("default_max_tokens", DEFAULT_MAX_TOKENS)
     )
     _sampling(body, payload)
-    tools = _tools(body)
+    tools = _tools(body, legacy)
     if tools:
-        choice, payload["tools"] = _tool_choice(body, tools)
+        # The legacy `function_call` is answered as the `tool_choice` it stands for.
+        choice, payload["tools"] = _tool_choice(tool_choice_fields(body) if legacy else body, tools)
         if choice is not None:
             payload["tool_choice"] = choice
     answer_tool = _apply_response_format(body, payload)
@@ -216,7 +228,7 @@ def build_request(body: dict[str, Any], model: str, options: Mapping[str, Any]) 
         payload["metadata"] = {"user_id": opaque_user_id(str(user))}
     if body.get("stream"):
         payload["stream"] = True
-    return Plan(payload, answer_tool)
+    return Plan(payload, answer_tool, legacy)
 
 
 def _sampling(body: dict[str, Any], payload: dict[str, Any]) -> None:

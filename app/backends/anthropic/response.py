@@ -26,13 +26,19 @@ def malformed() -> UpstreamError:
     return UpstreamError("Upstream returned a malformed answer.", code="upstream_bad_response")
 
 
-def finish_reason(stop_reason: Any, has_tool_calls: bool) -> str:
-    """The OpenAI finish_reason; `tool_calls` only when the client really gets tool calls."""
+def finish_reason(stop_reason: Any, has_tool_calls: bool, legacy: bool = False) -> str:
+    """The OpenAI finish_reason; `tool_calls` only when the client really gets tool calls,
+    `function_call` instead in answer to the deprecated `functions` (`legacy`)."""
     reason = FINISH_REASONS.get(stop_reason if isinstance(stop_reason, str) else "", "stop")
     if reason == "tool_calls" and not has_tool_calls:
         # The only tool used carried a json_schema answer: for the client it is plain content.
         return "stop"
-    return reason
+    return called(reason, legacy)
+
+
+def called(reason: str, legacy: bool) -> str:
+    """`reason`, with `tool_calls` as `function_call` for a request with legacy `functions`."""
+    return "function_call" if legacy and reason == "tool_calls" else reason
 
 
 def is_count(value: Any) -> bool:
@@ -77,9 +83,10 @@ def usage_object(prompt: int, cached: int, completion: int) -> dict[str, Any]:
 
 
 def chat_completion(
-    message: dict[str, Any], model: str, answer_tool: str | None = None
+    message: dict[str, Any], model: str, answer_tool: str | None = None, legacy: bool = False
 ) -> dict[str, Any]:
-    """The `chat.completion` for an Anthropic Message, named for the model the client asked for."""
+    """The `chat.completion` for an Anthropic Message, named for the model the client asked for;
+    with `legacy` its first tool call is the message's `function_call`."""
     blocks = message.get("content")
     if not isinstance(blocks, list):
         raise malformed()
@@ -107,12 +114,12 @@ def chat_completion(
         content: str | None = answer
     else:
         content = "".join(texts) if texts or not tool_calls else None
-    reason = finish_reason(message.get("stop_reason"), bool(tool_calls))
+    reason = finish_reason(message.get("stop_reason"), bool(tool_calls), legacy)
     usage = message.get("usage") if isinstance(message.get("usage"), dict) else {}
     prompt, cached = prompt_tokens(usage)
     return shaping.chat_completion(
         model,
-        [shaping.choice(0, shaping.message(content, tool_calls), reason)],
+        [shaping.choice(0, shaping.calls_message(content, tool_calls, legacy), reason)],
         usage_object(prompt, cached, token_count(usage, "output_tokens")),
         completion_id=completion_id(message.get("id")),
     )

@@ -10,6 +10,7 @@ from typing import Any
 from app.backends import shaping
 from app.backends.anthropic.errors import event_error
 from app.backends.anthropic.response import (
+    called,
     completion_id,
     finish_reason,
     is_count,
@@ -42,7 +43,9 @@ class StreamTranslator:
 
     Tool calls are numbered 0, 1, … in the order their `tool_use` blocks start (Anthropic's
     block index also counts text blocks). A `tool_use` block of the `json_schema` answer tool
-    streams as content. The role chunk goes out just before the first real chunk, so that an
+    streams as content. With `legacy` (the deprecated `functions`) the first tool call streams
+    as `function_call` deltas and any further one is left out, as OpenAI's legacy answer holds
+    a single call. The role chunk goes out just before the first real chunk, so that an
     error before any content still fails the whole request (retried, or sent to a fallback).
     `stops` are stop sequences the gateway applies itself to the text (stops.split_stops).
     """
@@ -56,6 +59,7 @@ class StreamTranslator:
         answer_tool: str | None = None,
         secret: str | None = None,
         stops: Sequence[str] = (),
+        legacy: bool = False,
     ) -> None:
         self.name = name
         # The provider key, never to be echoed in an error event.
@@ -63,6 +67,7 @@ class StreamTranslator:
         self.model = model
         self.include_usage = include_usage
         self.answer_tool = answer_tool
+        self.legacy = legacy
         self.chunks: ChunkFactory | None = None
         self.blocks: dict[int, _Block] = {}
         self.tool_calls = 0
@@ -154,7 +159,6 @@ class StreamTranslator:
             self.usage.update({k: v for k, v in usage.items() if is_count(v)})
 
     def _block_start(self, payload: dict[str, Any]) -> Iterator[Chunk]:
-        chunks = self._factory()
         block = _field(payload, "content_block")
         index = _index(payload)
         kind = block.get("type")
@@ -170,11 +174,14 @@ class StreamTranslator:
             if name == self.answer_tool:
                 self.blocks[index] = _Block("answer")
                 return
+            if self.legacy and self.tool_calls:
+                self.blocks[index] = _Block("skip")
+                return
             self.blocks[index] = _Block("tool", self.tool_calls)
             self.tool_calls += 1
             # As in a plain answer: a call without an id gets one (clients match results by it).
             call_id = call_id or shaping.new_id("call_")
-            yield chunks.tool_call(0, self.blocks[index].tool_index, call_id=call_id, name=name)
+            yield self._call(self.blocks[index], call_id=call_id, name=name)
         else:
             # thinking and server-side tool blocks have no OpenAI counterpart.
             self.blocks[index] = _Block("skip")
@@ -193,7 +200,7 @@ class StreamTranslator:
         elif kind == "input_json_delta" and delta["partial_json"]:
             block.has_input = True
             if block.kind == "tool":
-                yield chunks.tool_call(0, block.tool_index, arguments=delta["partial_json"])
+                yield self._call(block, delta["partial_json"])
             elif block.kind == "answer":
                 yield chunks.content(0, delta["partial_json"])
 
@@ -201,7 +208,7 @@ class StreamTranslator:
         block = self.blocks.get(_index(payload), _Block("skip"))
         # A tool called without arguments streams no JSON at all; clients still need an object.
         if block.kind == "tool" and not block.has_input:
-            yield self._factory().tool_call(0, block.tool_index, arguments="{}")
+            yield self._call(block, "{}")
         elif block.kind == "answer" and not block.has_input:
             yield self._factory().content(0, "{}")
 
@@ -215,7 +222,21 @@ class StreamTranslator:
 
     def _message_stop(self, payload: dict[str, Any]) -> Iterator[Chunk]:
         yield from self._release()
-        yield from self._finish(finish_reason(self.stop_reason, self.tool_calls > 0))
+        yield from self._finish(finish_reason(self.stop_reason, self.tool_calls > 0, self.legacy))
+
+    def _call(
+        self,
+        block: _Block,
+        arguments: str = "",
+        call_id: str | None = None,
+        name: str | None = None,
+    ) -> Chunk:
+        """A delta of the block's tool call: a `function_call` delta in the legacy shape."""
+        if self.legacy:
+            return self._factory().function_call(0, name=name, arguments=arguments)
+        return self._factory().tool_call(
+            0, block.tool_index, call_id=call_id, name=name, arguments=arguments
+        )
 
     def _text(self, text: str) -> Iterator[Chunk]:
         """Text content, up to a stop sequence the gateway applies; at one the answer ends."""
@@ -225,7 +246,9 @@ class StreamTranslator:
         if self.scanner.matched is not None:
             # Anthropic is still generating; the rest is dropped and the upstream closed. Tool
             # calls sent before the stop still ask the client to run them.
-            yield from self._finish("tool_calls" if self.tool_calls else "stop")
+            yield from self._finish(
+                called("tool_calls", self.legacy) if self.tool_calls else "stop"
+            )
 
     def _release(self) -> Iterator[Chunk]:
         """Text held back for a possible stop sequence, before a chunk of another kind."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.backends import shaping
+from app.backends import shaping, translate
 from app.backends.base import Call
 from app.backends.gemini.names import FunctionNames
 from app.backends.gemini.tools import ThoughtSignatures
@@ -87,26 +87,10 @@ def read_parts(
     return texts, calls
 
 
-def legacy_functions(call: Call) -> bool:
-    """True for a request with the deprecated `functions` and no `tools`, which OpenAI answers
-    with one `function_call` (finish reason `function_call`) instead of `tool_calls`."""
-    return bool(call.body.get("functions")) and not call.body.get("tools")
-
-
 def one_call_only(call: Call) -> bool:
     """True for `parallel_tool_calls: false` and legacy `functions`. Gemini has no such switch:
     an answer keeps only its first function call, as OpenAI's models then make one per turn."""
-    return call.body.get("parallel_tool_calls") is False or legacy_functions(call)
-
-
-def answer_message(
-    content: str | None, calls: list[dict[str, Any]], legacy: bool
-) -> dict[str, Any]:
-    """The choice's message: its tool calls, or its first call as a legacy `function_call`."""
-    if legacy and calls:
-        function = calls[0]["function"]
-        return shaping.function_call_message(content, function["name"], function["arguments"])
-    return shaping.message(content, calls or None)
+    return call.body.get("parallel_tool_calls") is False or translate.legacy_functions(call.body)
 
 
 def candidate_index(candidate: dict[str, Any], position: int) -> int:
@@ -166,7 +150,7 @@ def chat_completion(
     """The chat.completion for a non-streamed Gemini answer."""
     choices = []
     names = FunctionNames.of(call.body)
-    legacy = legacy_functions(call)
+    legacy = translate.legacy_functions(call.body)
     # A counted usage bills every call kept, a legacy `function_call` as much as tool calls.
     kept: list[dict[str, Any]] = []
     if blocked(payload):
@@ -184,7 +168,7 @@ def chat_completion(
         empty = bool(calls) or reason == "content_filter"
         content = "".join(texts) if texts or not empty else None
         index = candidate_index(candidate, position)
-        choices.append(shaping.choice(index, answer_message(content, calls, legacy), reason))
+        choices.append(shaping.choice(index, shaping.calls_message(content, calls, legacy), reason))
     if not choices:
         raise UpstreamError("Upstream returned no candidates.", retryable=True)
     choices.sort(key=lambda c: c["index"])

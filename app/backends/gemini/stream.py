@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from app.backends import translate
 from app.backends.base import Call
 from app.backends.gemini.errors import gemini_error
 from app.backends.gemini.names import FunctionNames
@@ -14,7 +15,6 @@ from app.backends.gemini.response import (
     candidate_index,
     candidates_of,
     finish_reason,
-    legacy_functions,
     one_call_only,
     read_parts,
     usage_from,
@@ -42,7 +42,7 @@ class StreamTranslator:
         self.call = call
         self.signatures = signatures
         self.names = FunctionNames.of(call.body)
-        self.legacy = legacy_functions(call)
+        self.legacy = translate.legacy_functions(call.body)
         self.name = name
         self.secret = secret
         self.chunks = ChunkFactory(call.model, include_usage=call.wants_usage)
