@@ -12,14 +12,13 @@ import time
 import uuid
 
 import pytest
-import requests
 
+from tests.support.endless import KEY, raw_request, state, wait_for
 from tests.support.gateway_log import entry_for, request_lines
 from tests.support.servers import start_gateway
 
 pytestmark = pytest.mark.slow
 
-KEY = "sk-gateway-disconnect-client"
 HI = [{"role": "user", "content": "Think hard"}]
 # Far longer than any wait below: an upstream still open after a few seconds was not let go.
 QUIET = 60
@@ -43,31 +42,6 @@ def gateway(tmp_path_factory, endless):
     server = start_gateway(tmp_path_factory.mktemp("disconnect"), models, env=env)
     yield server
     server.stop()
-
-
-def raw_request(body: dict) -> bytes:
-    """One HTTP/1.1 chat request, as bytes."""
-    data = json.dumps(body).encode()
-    head = (
-        "POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\n"
-        f"Authorization: Bearer {KEY}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(data)}\r\n\r\n"
-    )
-    return head.encode() + data
-
-
-def state(endless, name: str) -> dict:
-    return requests.get(f"{endless.url}/streams/{name}", timeout=5).json()
-
-
-def wait_for(check, seconds: float = 10.0) -> bool:
-    """Poll `check` until it is true or `seconds` passed (generous for a loaded machine)."""
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if check():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def hang_up_during(gateway, endless, body: dict, read_until: bytes | None = None) -> str:

@@ -13,6 +13,12 @@ gateway closing it during the silence is seen at once; `headers_first` sends the
 many content chunks with a finish chunk and `[DONE]`, then waits `tail` seconds before its
 body ends. `status` answers that error status (with `Retry-After: 2`) instead. Each stream's
 record has the `port` the request came from (the same port: a kept-alive connection).
+
+The same endless streams in Anthropic's and Gemini's formats (tests/fakes/endless_providers.py):
+`POST /v1/messages` (key `ANTHROPIC_KEY`) and `POST /v1beta/models/<model>:streamGenerateContent
+?alt=sse` (key `GEMINI_KEY`) send one text delta every `DELAY` seconds, watched the same way.
+Their streams are named by the text of the last user message (Anthropic gets only a hash of
+`user`, Gemini nothing of it).
 """
 
 from __future__ import annotations
@@ -21,10 +27,12 @@ import json
 import select
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
+
+from tests.fakes import endless_providers as providers
 
 DELAY = 0.05
 LIMIT = 2400
@@ -56,6 +64,19 @@ def _quiet(sock: Any, seconds: float) -> bool:
     return True
 
 
+def _open(name: str) -> dict[str, Any]:
+    """A fresh record for the stream `name`, counting the requests made under that name."""
+    requests = _streams.get(name, {}).get("requests", 0) + 1
+    port = request.environ.get("REMOTE_PORT")
+    _streams[name] = {"state": "open", "sent": 0, "requests": requests, "port": port}
+    return _streams[name]
+
+
+def _close(record: dict[str, Any]) -> None:
+    record["state"] = "closed"
+    record["closed_at"] = time.time()
+
+
 def _generate(name: str, body: dict[str, Any], sock: Any) -> Iterator[bytes]:
     record, model = _streams[name], body["model"]
     between = float(body.get("pause_between", DELAY))
@@ -75,8 +96,7 @@ def _generate(name: str, body: dict[str, Any], sock: Any) -> Iterator[bytes]:
             _quiet(sock, float(body.get("tail", 0)))
     finally:
         # Runs when the server closes the body because the connection went away.
-        record["state"] = "closed"
-        record["closed_at"] = time.time()
+        _close(record)
 
 
 @app.post("/v1/chat/completions")
@@ -84,9 +104,7 @@ def chat() -> Response:
     """An endless chat stream named by `user` (or a late answer, or an error)."""
     body = request.get_json()
     name = str(body.get("user") or "anonymous")
-    requests = _streams.get(name, {}).get("requests", 0) + 1
-    port = request.environ.get("REMOTE_PORT")
-    _streams[name] = {"state": "open", "sent": 0, "requests": requests, "port": port}
+    _open(name)
     if body.get("status"):
         _streams[name]["state"] = "closed"
         error = {"message": "Slow down.", "type": "requests", "param": None, "code": None}
@@ -120,8 +138,51 @@ def _late_answer(name: str, model: str, sock: Any, before: float) -> Iterator[by
         }
         yield json.dumps(answer).encode()
     finally:
-        _streams[name]["state"] = "closed"
-        _streams[name]["closed_at"] = time.time()
+        _close(_streams[name])
+
+
+def _endless(name: str, opening: bytes, delta: Callable[[int], bytes]) -> Iterator[bytes]:
+    """`opening` with the first text delta, then one delta every `DELAY` seconds until the
+    reader goes away (seen while waiting, or as the server closes the body)."""
+    # Taken now: the body is iterated after the request context is gone.
+    record, sock = _open(name), request.environ.get("gunicorn.socket")
+    return _relay(record, sock, opening, delta)
+
+
+def _relay(
+    record: dict[str, Any], sock: Any, opening: bytes, delta: Callable[[int], bytes]
+) -> Iterator[bytes]:
+    try:
+        for i in range(LIMIT):
+            yield (opening if i == 0 else b"") + delta(i)
+            record["sent"] = i + 1
+            if not _quiet(sock, DELAY):
+                return
+    finally:
+        _close(record)
+
+
+@app.post("/v1/messages")
+def anthropic_messages() -> Response:
+    """An endless Anthropic Messages stream named by the last user message's text."""
+    body = request.get_json(silent=True)
+    problem = providers.anthropic_problem(request.headers, body)
+    if problem is not None:
+        return Response(problem, status=400, mimetype="application/json")
+    opening = providers.anthropic_opening(body["model"])
+    events = _endless(providers.anthropic_name(body), opening, providers.anthropic_delta)
+    return Response(events, mimetype="text/event-stream")
+
+
+@app.post("/v1beta/models/<path:target>")
+def gemini_stream(target: str) -> Response:
+    """An endless Gemini `streamGenerateContent?alt=sse` stream named by the last user text."""
+    body = request.get_json(silent=True)
+    problem = providers.gemini_problem(request.headers, target, request.args, body)
+    if problem is not None:
+        return Response(problem, status=400, mimetype="application/json")
+    events = _endless(providers.gemini_name(body), b"", providers.gemini_delta)
+    return Response(events, mimetype="text/event-stream")
 
 
 @app.get("/streams/<name>")
