@@ -1,9 +1,9 @@
 """Request log: one structured line per request on stdout, written when the response ends.
 
 Each line holds the request id, method, path, status, client key *name* (never the key),
-model, backend, latency and time to first token in milliseconds, token counts and whether it
-was a stream. `LOG_FORMAT=json` (default) writes one JSON object per line; `text` writes
-`key=value` pairs for reading in a terminal.
+model, backend, latency and time to first token in milliseconds, token counts, whether it was a
+stream, and whether the client left the stream before its end. `LOG_FORMAT=json` (default)
+writes one JSON object per line; `text` writes `key=value` pairs for reading in a terminal.
 """
 
 from __future__ import annotations
@@ -57,6 +57,8 @@ def entry(exchange: observe.Exchange) -> dict[str, Any]:
         "status": exchange.status,
         "stream": exchange.stream,
         "stream_error": exchange.stream_error,
+        # null rather than false, so that text lines name it only when it happened.
+        "client_left": exchange.client_left or None,
         "key_name": exchange.key_name,
         "model": exchange.model,
         "backend": exchange.backend,

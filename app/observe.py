@@ -43,6 +43,8 @@ class Exchange:
     completion_tokens: int | None = None
     # Error type of a failure sent inside a stream (status stays 200 there).
     stream_error: str | None = None
+    # True when the client left a stream before its end (status stays 200 there too).
+    client_left: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -75,6 +75,8 @@ class EventStream:
         self._events.close()
         if not self.finished:
             log.info("stream %s closed before its end (client went away)", self.request_id)
+            if self.exchange is not None:
+                self.exchange.client_left = True
         self._release()
         # Unbound first, so that the stream's objects are freed as it ends rather than left
         # in a reference cycle for the garbage collector's next full pass.

@@ -75,7 +75,7 @@ def assert_cut_by_client(gateway, request_id: str, model: str) -> None:
     """The request log has the stream as cut by its client: begun (200), no upstream error."""
     entry = entry_for(gateway, request_id)
     assert (entry["status"], entry["stream"], entry["model"]) == (200, True, model)
-    assert entry["stream_error"] is None
+    assert entry["stream_error"] is None and entry["client_left"] is True
     assert f"stream {request_id} closed before its end (client went away)" in gateway.output()
 
 

@@ -20,6 +20,7 @@ FIELDS = {
     "status",
     "stream",
     "stream_error",
+    "client_left",
     "key_name",
     "model",
     "backend",
@@ -80,8 +81,20 @@ def test_stream_is_logged_when_it_ends(client, capsys):
     [line] = lines(capsys)
     entry = json.loads(line)
     assert entry["stream"] is True and entry["stream_error"] is None
+    assert entry["client_left"] is None
     assert entry["ttft_ms"] is not None and entry["ttft_ms"] <= entry["latency_ms"]
     assert entry["completion_tokens"] > 0
+
+
+def test_a_stream_its_client_leaves_is_logged_as_left(client, capsys):
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Say hi"}], "stream": True}
+    headers = {"Authorization": f"Bearer {CLIENT_SECRET}"}
+    response = client.post(CHAT, json=body, headers=headers, buffered=False)
+    assert next(response.iter_encoded()).startswith(b"data: ")
+    response.close()
+    [line] = lines(capsys)
+    entry = json.loads(line)
+    assert (entry["status"], entry["stream_error"], entry["client_left"]) == (200, None, True)
 
 
 def test_errors_and_bad_request_ids_are_logged_safely(client, capsys):
