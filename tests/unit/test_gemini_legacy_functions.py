@@ -35,6 +35,18 @@ def client(monkeypatch):
     return gemini_client(monkeypatch)
 
 
+def counted_usage(function: dict, arguments: str) -> dict:
+    """The usage the gateway counts for HI with `function` and one call of it (`arguments`)."""
+    model = "gemini-2.5-flash"
+    prompt = count_messages(HI, model) + count_functions([function], model)
+    completion = count_text(function["name"], model) + count_text(arguments, model)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
 def answer_for(client, upstream, payload, **request):
     upstream.post(URL, json=payload)
     request = {"model": "gpt-4o", "messages": HI, **request}
@@ -118,14 +130,7 @@ def test_text_answer_to_functions_has_no_function_call(client, upstream):
 
 def test_counted_usage_bills_the_function_call_the_answer_keeps(client, upstream):
     body = answer_for(client, upstream, response([candidate([PARIS, OSLO])]), functions=[WEATHER])
-    model = "gemini-2.5-flash"
-    prompt = count_messages(HI, model) + count_functions([WEATHER], model)
-    completion = count_text("get_weather", model) + count_text('{"city":"Paris"}', model)
-    assert body["usage"] == {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-    }
+    assert body["usage"] == counted_usage(WEATHER, '{"city":"Paris"}')
 
 
 def test_tools_are_still_answered_with_tool_calls(client, upstream):
@@ -181,11 +186,4 @@ def test_stream_through_the_gateway_with_client_names_and_counted_usage(client, 
     (choice,) = assembled["choices"]
     assert choice["finish_reason"] == "function_call"
     assert choice["message"]["function_call"] == {"name": "2fa_check", "arguments": "{}"}
-    model = "gemini-2.5-flash"
-    prompt = count_messages(HI, model) + count_functions([TWO_FA], model)
-    completion = count_text("2fa_check", model) + count_text("{}", model)
-    assert assembled["usage"] == {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-    }
+    assert assembled["usage"] == counted_usage(TWO_FA, "{}")

@@ -14,9 +14,8 @@ from app.errors import InvalidRequestError, UnsupportedError
 Block = dict[str, Any]
 Turn = dict[str, Any]
 
-# Anthropic's pattern for tool_use ids; OpenAI takes any string, and histories replayed from
-# other providers carry ids such as "functions.get_weather:0".
-_TOOL_ID = re.compile(r"[a-zA-Z0-9_-]+")
+# What Anthropic refuses in tool_use ids (it takes ^[a-zA-Z0-9_-]+$); OpenAI takes any string,
+# and histories replayed from other providers carry ids such as "functions.get_weather:0".
 _TOOL_ID_REFUSED = re.compile(r"[^a-zA-Z0-9_-]")
 
 
@@ -47,7 +46,7 @@ def tool_id(call_id: str) -> str:
     The same id always gives the same result, so a call and its result still match; the hash
     keeps apart ids that differ only in the replaced characters.
     """
-    if _TOOL_ID.fullmatch(call_id):
+    if call_id and not _TOOL_ID_REFUSED.search(call_id):
         return call_id
     digest = hashlib.sha256(call_id.encode()).hexdigest()[:12]
     return f"{_TOOL_ID_REFUSED.sub('_', call_id)}_{digest}"
@@ -198,17 +197,21 @@ def prompt(messages: list[Any], legacy: bool = False) -> tuple[str, list[Turn]]:
     their text is then sent as the user's turn (as the Gemini backend does).
     """
     system = system_text(messages)
-    turns = conversation(messages, required=not system, legacy=legacy)
-    if not turns:
-        return "", [{"role": "user", "content": _text_block(system)}]
-    return system, turns
+    turns = conversation(messages, legacy=legacy)
+    if turns:
+        return system, turns
+    if not system:
+        raise InvalidRequestError(
+            "At least one non-empty user or assistant message is required.", param="messages"
+        )
+    return "", [{"role": "user", "content": _text_block(system)}]
 
 
-def conversation(messages: list[Any], required: bool = True, legacy: bool = False) -> list[Turn]:
+def conversation(messages: list[Any], legacy: bool = False) -> list[Turn]:
     """The non-system messages as alternating turns, the user's first; same-role turns merge.
 
-    With none and `required`, the request is refused. `legacy` (a request with legacy
-    `functions`) takes legacy function calls and `function` messages as tool use and results.
+    `legacy` (a request with legacy `functions`) takes legacy function calls and `function`
+    messages as tool use and results.
     """
     turns: list[Turn] = []
     calls = LegacyCalls() if legacy else None
@@ -226,13 +229,7 @@ def conversation(messages: list[Any], required: bool = True, legacy: bool = Fals
         # Anthropic wants a user turn's tool results before any other content.
         turn["content"].sort(key=lambda block: block["type"] != "tool_result")
     _trim_prefill(turns)
-    if not turns:
-        if not required:
-            return turns
-        raise InvalidRequestError(
-            "At least one non-empty user or assistant message is required.", param="messages"
-        )
-    if turns[0]["role"] == "assistant":
+    if turns and turns[0]["role"] == "assistant":
         turns.insert(0, {"role": "user", "content": _text_block(CONVERSATION_START)})
     return turns
 
