@@ -92,7 +92,10 @@ class ChatCompletionRequestSchema(BaseSchema):
     stream = StrictBoolean(allow_none=True)
     stream_options = Object(options.StreamOptionsSchema, allow_none=True)
     # Tools and output shape
-    tools = Array(Discriminated("type", tool_schemas.TOOL_SCHEMAS), max_items=_SPEC_MAX_TOOLS)
+    # The spec sets no minimum, but OpenAI answers `tools: []` with 400 empty_array.
+    tools = Array(
+        Discriminated("type", tool_schemas.TOOL_SCHEMAS), min_items=1, max_items=_SPEC_MAX_TOOLS
+    )
     tool_choice = tool_schemas.tool_choice_field()
     parallel_tool_calls = StrictBoolean()
     functions = Array(

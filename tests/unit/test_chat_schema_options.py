@@ -85,7 +85,7 @@ CASES = [
     (body(tools=TOOLS, tool_choice="any"), "tool_choice"),
     (body(tools=TOOLS, tool_choice=5), "tool_choice"),
     (body(tool_choice="auto"), "tool_choice"),
-    (body(tool_choice="required", tools=[]), "tool_choice"),
+    (body(tool_choice="required", tools=[]), "tools"),
     (body(tools=TOOLS, tool_choice={"type": "function"}), "tool_choice.function"),
     (
         body(tools=TOOLS, tool_choice={"type": "function", "function": {}}),

@@ -150,13 +150,12 @@ def test_at_most_128_tools(client):
 
 @pytest.mark.parametrize("value", [True, False])
 def test_parallel_tool_calls_needs_tools(client, value):
-    for fields in ({}, {"tools": []}):
-        response = client.post(CHAT, json=body(parallel_tool_calls=value, **fields))
-        error = invalid(response, "parallel_tool_calls", "invalid_value")
-        assert error.message == (
-            "Invalid value for 'parallel_tool_calls': 'parallel_tool_calls' is only allowed "
-            "when 'tools' are specified."
-        )
+    response = client.post(CHAT, json=body(parallel_tool_calls=value))
+    error = invalid(response, "parallel_tool_calls", "invalid_value")
+    assert error.message == (
+        "Invalid value for 'parallel_tool_calls': 'parallel_tool_calls' is only allowed "
+        "when 'tools' are specified."
+    )
     assert client.post(CHAT, json=body(parallel_tool_calls=value, tools=[TOOL])).status_code == 200
 
 
@@ -165,6 +164,20 @@ def test_parallel_tool_calls_null_is_still_a_type_error(client):
     for fields in ({}, {"tools": [TOOL]}):
         response = client.post(CHAT, json=body(parallel_tool_calls=None, **fields))
         invalid(response, "parallel_tool_calls", "invalid_type")
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{}, {"tool_choice": "required"}, {"tool_choice": "none"}, {"parallel_tool_calls": True}],
+)
+def test_empty_tools_are_refused(client, fields):
+    # OpenAI's answer (the spec sets no minimum): the list itself is named, before tool_choice.
+    response = client.post(CHAT, json=body(tools=[], **fields))
+    error = invalid(response, "tools", "empty_array")
+    assert error.message == (
+        "Invalid 'tools': empty array. Expected an array with minimum length 1, but got an "
+        "empty array instead."
+    )
 
 
 def test_empty_tool_calls_are_refused(client):
