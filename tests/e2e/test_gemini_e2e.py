@@ -187,3 +187,49 @@ def test_answer_without_text_has_empty_content(sdk):
     )
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == ""
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "length"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_sdk_logprobs(sdk, fake, stream):
+    request = dict(model="gpt-3.5-turbo", messages=HI, logprobs=True, top_logprobs=2)
+    if stream:
+        chunks = list(sdk.chat.completions.create(**request, stream=True))
+        tokens = [
+            t
+            for c in chunks
+            if c.choices and c.choices[0].logprobs
+            for t in c.choices[0].logprobs.content
+        ]
+    else:
+        tokens = sdk.chat.completions.create(**request).choices[0].logprobs.content
+    assert "".join(t.token for t in tokens) == REPLY
+    assert all(bytes(t.bytes).decode() == t.token and t.logprob <= 0 for t in tokens)
+    assert [len(t.top_logprobs) for t in tokens] == [2] * len(tokens)
+    assert tokens[0].top_logprobs[0].token == tokens[0].token
+    config = last_upstream(fake)["body"]["generationConfig"]
+    assert (config["responseLogprobs"], config["logprobs"]) == (True, 2)
+
+
+@pytest.mark.parametrize(
+    ("model", "upstream_model", "thinking"),
+    [
+        ("gpt-4", "gemini-2.5-pro", {"thinkingBudget": 128}),
+        ("gemini-3-pro-preview", "gemini-3-pro-preview", {"thinkingLevel": "low"}),
+        ("gemini-3-flash-preview", "gemini-3-flash-preview", {"thinkingLevel": "minimal"}),
+    ],
+)
+def test_reasoning_effort_none_is_sent_as_the_model_takes_it(
+    sdk, fake, model, upstream_model, thinking
+):
+    completion = sdk.chat.completions.create(model=model, messages=HI, reasoning_effort="none")
+    assert completion.choices[0].message.content == REPLY
+    upstream = last_upstream(fake)
+    assert upstream["model"] == upstream_model
+    assert upstream["body"]["generationConfig"] == {"thinkingConfig": thinking}
+
+
+def test_an_empty_user_message_is_answered(sdk, fake):
+    messages = [*HI, {"role": "assistant", "content": "Hello!"}, {"role": "user", "content": ""}]
+    completion = sdk.chat.completions.create(model="gpt-4", messages=messages)
+    assert completion.choices[0].finish_reason == "stop"
+    assert last_upstream(fake)["body"]["contents"][-1] == {"role": "user", "parts": [{"text": " "}]}

@@ -7,6 +7,7 @@ otherwise it echoes the text. Markers in the text trigger failures: `[block]` (p
 `[safety]` (candidate stopped by SAFETY), `[no-text]` (MAX_TOKENS spent on thoughts, no
 parts), `[ratelimit]` (429 with RetryInfo), `[unavailable]`
 (503), `[midstream-error]` (an error event after some text) and `[cut]` (the stream stops early).
+With `responseLogprobs` each candidate carries the logprobsResult of its text.
 Also usable as a library of wire-format builders for unit tests.
 """
 
@@ -51,6 +52,39 @@ def candidate(parts: list[dict], finish: str | None = "STOP", index: int = 0) ->
     if finish is not None:
         item["finishReason"] = finish
     item["index"] = index
+    return item
+
+
+def _token(value: str, logprob: float, token_id: int) -> dict[str, Any]:
+    # Proto3 JSON leaves out default values: a log probability of 0 is not sent.
+    return {"token": value, "tokenId": token_id, **({"logProbability": logprob} if logprob else {})}
+
+
+def logprobs_result(text: str, top: int = 0) -> dict[str, Any]:
+    """A logprobsResult for `text`: a decoding step per word (with the spaces after it), its
+    chosen token first among `top` candidates."""
+    steps = [(w, -0.5 * (n % 3)) for n, w in enumerate(re.findall(r"\S+\s*", text))]
+    result: dict[str, Any] = {
+        "chosenCandidates": [_token(w, p, n) for n, (w, p) in enumerate(steps)]
+    }
+    if top:
+        result["topCandidates"] = [
+            {
+                "candidates": [
+                    _token(w, p, n),
+                    *(_token(f" alt{k}", p - k, k) for k in range(1, top)),
+                ]
+            }
+            for n, (w, p) in enumerate(steps)
+        ]
+    return result
+
+
+def with_logprobs(item: dict[str, Any], top: int | None) -> dict[str, Any]:
+    """The candidate with the logprobsResult of its text (`top` None: not asked for)."""
+    if top is not None:
+        text = "".join(p.get("text", "") for p in item.get("content", {}).get("parts", []))
+        item["logprobsResult"] = logprobs_result(text, top)
     return item
 
 
@@ -180,7 +214,7 @@ def models_action(target: str) -> Response:
         ]
         return jsonify({"embeddings": items})
     try:
-        check_request(body)
+        check_request(body, model)
     except BadRequest as exc:
         return _fail(400, "INVALID_ARGUMENT", str(exc))
     text = _turn_text(body["contents"][-1])
@@ -200,18 +234,22 @@ def models_action(target: str) -> Response:
             if method == "streamGenerateContent"
             else jsonify(blocked)
         )
-    count = (body.get("generationConfig") or {}).get("candidateCount", 1)
+    config = body.get("generationConfig") or {}
+    count = config.get("candidateCount", 1)
+    top = config.get("logprobs", 0) if config.get("responseLogprobs") else None
     parts, finish = answer_parts(body)
     out_tokens = sum(_words(p.get("text", "")) for p in parts)
     usage = usage_metadata(prompt_tokens, out_tokens, thoughts=3)
     if method == "generateContent":
-        return jsonify(response([candidate(parts, finish, i) for i in range(count)], usage))
+        items = [with_logprobs(candidate(parts, finish, i), top) for i in range(count)]
+        return jsonify(response(items, usage))
     if method == "streamGenerateContent" and request.args.get("alt") == "sse":
-        return Response(_stream(parts, finish, usage, count, text), mimetype="text/event-stream")
+        events = _stream(parts, finish, usage, count, text, top)
+        return Response(events, mimetype="text/event-stream")
     return _fail(404, "NOT_FOUND", f"Method {method} is not found.")
 
 
-def _stream(parts, finish, usage, count, text) -> Iterator[bytes]:
+def _stream(parts, finish, usage, count, text, top) -> Iterator[bytes]:
     pieces: list[list[dict[str, Any]]] = [[p] for p in parts if "text" not in p]
     for part in (p for p in parts if "text" in p):
         pieces += [[{"text": w}] for w in re.findall(r"\S+\s*", part["text"])]
@@ -222,7 +260,10 @@ def _stream(parts, finish, usage, count, text) -> Iterator[bytes]:
             return
         yield sse(
             response(
-                [candidate(piece, finish if last else None, i) for i in range(count)],
+                [
+                    with_logprobs(candidate(piece, finish if last else None, i), top)
+                    for i in range(count)
+                ],
                 usage if last else None,
             )
         )

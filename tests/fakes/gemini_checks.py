@@ -43,14 +43,29 @@ PART_DATA = ("text", "inlineData", "fileData", "functionCall", "functionResponse
 # "Invalid function name. Must start with a letter or an underscore. Must be a-z, A-Z, 0-9, or
 # contain underscores, dots, colons, or dashes, with a maximum length of 64."
 FUNCTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]{0,63}")
+# The thinkingLevel values Gemini 3 models take, by model id prefix (the first match wins);
+# Gemini 2.5 models take none.
+THINKING_LEVELS = (
+    ("gemini-3-pro", {"low", "high"}),
+    ("gemini-3.1-pro", {"low", "medium", "high"}),
+    ("gemini-3", {"minimal", "low", "medium", "high"}),
+)
+# The thinkingBudget range of Gemini 2.5 models besides -1 (dynamic): (prefix, lowest, highest,
+# whether 0 turns thinking off). 2.5 Pro cannot turn it off.
+THINKING_BUDGETS = (
+    ("gemini-2.5-pro", 128, 32768, False),
+    ("gemini-2.5-flash-lite", 512, 24576, True),
+    ("gemini-2.5-flash", 1, 24576, True),
+)
 
 
 class BadRequest(ValueError):
     """A request the real API would refuse with INVALID_ARGUMENT."""
 
 
-def check_request(body: Any) -> None:
-    """Raise BadRequest unless `body` is a well-formed GenerateContentRequest."""
+def check_request(body: Any, model: str = "") -> None:
+    """Raise BadRequest unless `body` is a well-formed GenerateContentRequest for `model` (the
+    id in the URL; thinking settings are checked against it when it is known)."""
     _require(isinstance(body, dict), "request body must be an object")
     unknown = set(body) - REQUEST_KEYS
     _require(not unknown, f"Invalid JSON payload received. Unknown name {sorted(unknown)}")
@@ -82,7 +97,7 @@ def check_request(body: Any) -> None:
             if "parameters" in declaration:
                 check_schema(declaration["parameters"], "parameters")
     _check_tool_config(body.get("toolConfig"))
-    _check_generation_config(body.get("generationConfig") or {})
+    _check_generation_config(body.get("generationConfig") or {}, model)
 
 
 def check_schema(schema: Any, where: str) -> None:
@@ -143,7 +158,7 @@ def _check_tool_config(config: Any) -> None:
             _check_name(name)
 
 
-def _check_generation_config(config: dict[str, Any]) -> None:
+def _check_generation_config(config: dict[str, Any], model: str) -> None:
     unknown = set(config) - GENERATION_KEYS
     _require(not unknown, f"Unknown name {sorted(unknown)} at 'generation_config'")
     _require(len(config.get("stopSequences") or []) <= 5, "at most 5 stop sequences")
@@ -154,6 +169,34 @@ def _check_generation_config(config: dict[str, Any]) -> None:
     if "responseSchema" in config:
         _require(config.get("responseMimeType") == "application/json", "schema needs JSON mime")
         check_schema(config["responseSchema"], "generation_config.response_schema")
+    if "logprobs" in config:
+        _require(config.get("responseLogprobs") is True, "logprobs needs responseLogprobs")
+        _require(config["logprobs"] in range(21), "logprobs must be in the range [0, 20]")
+    _check_thinking(config.get("thinkingConfig"), model)
+
+
+def _check_thinking(thinking: Any, model: str) -> None:
+    if thinking is None:
+        return
+    _require(isinstance(thinking, dict), "thinkingConfig must be an object")
+    level, budget = thinking.get("thinkingLevel"), thinking.get("thinkingBudget")
+    _require(
+        level is None or budget is None,
+        "thinkingBudget and thinkingLevel cannot both be set",
+    )
+    levels = next((v for prefix, v in THINKING_LEVELS if model.startswith(prefix)), None)
+    if level is not None and model:
+        _require(levels is not None, "Thinking level is not supported for this model.")
+        _require(level in levels, f"Thinking level {level} is not supported for this model.")
+    ranges = [r for r in THINKING_BUDGETS if model.startswith(r[0])]
+    if budget is not None and ranges:
+        _, lowest, highest, can_stop = ranges[0]
+        allowed = budget == -1 or lowest <= budget <= highest or (budget == 0 and can_stop)
+        _require(
+            allowed,
+            f"The thinking budget {budget} is invalid. Please choose a value between "
+            f"{lowest} and {highest}.",
+        )
 
 
 def _check_name(name: Any) -> None:

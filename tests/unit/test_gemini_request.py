@@ -129,7 +129,7 @@ def test_image_and_audio_parts_become_inline_data(client, upstream):
 @pytest.mark.parametrize(
     ("request_", "param"),
     [
-        ({"logprobs": True}, "logprobs"),
+        ({"modalities": ["text", "audio"]}, "modalities"),
         ({"tools": [{"type": "custom", "custom": {"name": "grep"}}]}, "tools[0].type"),
     ],
 )

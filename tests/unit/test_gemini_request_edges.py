@@ -150,3 +150,87 @@ def test_fake_gemini_refuses_a_function_call_turn_first():
     call = {"functionCall": {"name": "f", "args": {}}}
     with pytest.raises(BadRequest):
         check_request({"contents": [{"role": "model", "parts": [call]}]})
+
+
+EMPTY = [
+    {"role": "user", "content": ""},
+    {"role": "user", "content": [{"type": "text", "text": ""}]},
+    {"role": "user", "content": [{"type": "text", "text": ""}, {"type": "text", "text": ""}]},
+]
+HELLO = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]
+
+
+@pytest.mark.parametrize("empty", EMPTY)
+@pytest.mark.parametrize(
+    ("before", "turns"),
+    [
+        ([], [{"role": "user", "parts": [{"text": " "}]}]),
+        (
+            [{"role": "system", "content": "Be brief."}],
+            [{"role": "user", "parts": [{"text": " "}]}],
+        ),
+        (
+            HELLO,
+            [
+                {"role": "user", "parts": [{"text": "Hi"}]},
+                {"role": "model", "parts": [{"text": "Hello!"}]},
+                {"role": "user", "parts": [{"text": " "}]},
+            ],
+        ),
+    ],
+)
+def test_an_empty_user_message_keeps_its_turn(client, upstream, empty, before, turns):
+    upstream.post(URL, json=OK)
+    assert chat(client, messages=[*before, empty]).status_code == 200
+    body = sent(upstream)
+    check_request(body)
+    # Gemini refuses empty text: one space keeps the user's (empty) turn in its place.
+    assert body["contents"] == turns
+    if before and before[0]["role"] == "system":
+        assert body["systemInstruction"] == {"parts": [{"text": "Be brief."}]}
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [EMPTY[0], {"role": "user", "content": "Hi"}],
+        [{"role": "user", "content": "Hi"}, EMPTY[1]],
+        [
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": ""}, {"type": "text", "text": "Hi"}],
+            }
+        ],
+    ],
+)
+def test_an_empty_message_beside_other_user_content_adds_nothing(client, upstream, messages):
+    upstream.post(URL, json=OK)
+    assert chat(client, messages=messages).status_code == 200
+    assert sent(upstream)["contents"] == [{"role": "user", "parts": [{"text": "Hi"}]}]
+
+
+def test_an_empty_message_after_a_tool_result_adds_nothing(client, upstream):
+    upstream.post(URL, json=OK)
+    messages = [
+        {"role": "user", "content": "Look it up"},
+        {"role": "assistant", "tool_calls": [tool_call("call_1", "f", "{}")]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "found"},
+        EMPTY[0],
+    ]
+    assert chat(client, messages=messages, tools=[function({})]).status_code == 200
+    body = sent(upstream)
+    check_request(body)
+    response = {"functionResponse": {"name": "f", "response": {"output": "found"}}}
+    assert body["contents"][-1] == {"role": "user", "parts": [response]}
+
+
+def test_an_assistant_only_history_is_sent_as_before(client, upstream):
+    upstream.post(URL, json=OK)
+    messages = [{"role": "assistant", "content": "Hello!"}, {"role": "assistant", "content": ""}]
+    assert chat(client, messages=messages).status_code == 200
+    assert sent(upstream)["contents"] == [{"role": "model", "parts": [{"text": "Hello!"}]}]
+
+
+def test_fake_gemini_refuses_empty_text():
+    with pytest.raises(BadRequest):
+        check_request({"contents": [{"role": "user", "parts": [{"text": ""}]}]})

@@ -70,7 +70,7 @@ class GeminiBackend(Backend):
     def chat(self, call: Call) -> Result:
         """A chat completion (or a stream of chunks) from generateContent."""
         model = call.route.upstream_model
-        body = build_request(call.body, self._options_for(model), self.signatures)
+        body = build_request(call.body, self._options_for(model), self.signatures, model)
         if not call.body.get("stream"):
             response = self._post(f"{_model_path(model)}:generateContent", body)
             return chat_completion(call, self._json(response), self.signatures)

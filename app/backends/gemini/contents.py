@@ -26,6 +26,16 @@ MAX_JSON_DEPTH = 64
 _AUDIO_TYPES = {"wav": "audio/wav", "mp3": "audio/mp3"}
 
 
+class _EmptyMessage(dict):
+    """The text part an empty user message is sent as: Gemini refuses empty text, and leaving
+    the turn out would change the conversation (end it on the model's turn, or send no turn at
+    all). One space is the least text Gemini takes; the part is dropped from a turn that has
+    other parts, since merged into them it stands for nothing."""
+
+    def __init__(self) -> None:
+        super().__init__(text=" ")
+
+
 @dataclass
 class Conversation:
     """Translation state: the contents built so far and the tool calls seen by id."""
@@ -60,6 +70,9 @@ def build_contents(
                 f"Unsupported message role {role!r}.", param=f"messages[{i}].role"
             )
         handler(message, f"messages[{i}]", conversation)
+    for turn in conversation.contents:
+        filled = [part for part in turn["parts"] if not isinstance(part, _EmptyMessage)]
+        turn["parts"] = filled or [dict(turn["parts"][0])]
     system = {"parts": conversation.system} if conversation.system else None
     first = conversation.contents[0] if conversation.contents else None
     if first is not None and first["role"] == "model":
@@ -84,7 +97,7 @@ def _user(message: dict[str, Any], param: str, conv: Conversation) -> None:
     parts = []
     for j, part in enumerate(content_parts(message.get("content"))):
         parts.extend(_user_part(part, f"{param}.content[{j}]", conv.images))
-    conv.add("user", parts)
+    conv.add("user", parts or [_EmptyMessage()])
 
 
 def _user_part(part: dict[str, Any], param: str, images: ImagePolicy) -> list[dict[str, Any]]:

@@ -88,6 +88,11 @@ def gemini_error(
     return exc
 
 
+def malformed() -> UpstreamError:
+    """The error for an answer whose shape breaks the GenerateContentResponse schema."""
+    return UpstreamError("Upstream returned a malformed answer.", code="upstream_bad_response")
+
+
 def _retry_delay(details: list[dict[str, Any]]) -> str | None:
     """RetryInfo's `retryDelay` ("37s", "1.5s") as whole seconds for a Retry-After header."""
     for detail in details:

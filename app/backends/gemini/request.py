@@ -13,6 +13,7 @@ from app.backends.gemini.schema import (
     to_gemini_schema,
     with_property_ordering,
 )
+from app.backends.gemini.thinking import with_effort
 from app.backends.gemini.tools import ThoughtSignatures, tool_fields
 from app.backends.images import ImagePolicy
 from app.backends.translate import max_output_tokens, stop_sequences
@@ -28,17 +29,6 @@ _SAME_VALUE = (
     ("presence_penalty", "presencePenalty"),
     ("frequency_penalty", "frequencyPenalty"),
 )
-# reasoning_effort → thinking budget in tokens: 0 turns thinking off where a model allows it,
-# -1 lets the model decide up to its own maximum.
-THINKING_BUDGETS = {
-    "none": 0,
-    "minimal": 512,
-    "low": 1024,
-    "medium": 8192,
-    "high": 24576,
-    "xhigh": -1,
-    "max": -1,
-}
 
 
 @dataclass(frozen=True)
@@ -53,9 +43,13 @@ class RequestOptions:
 
 
 def build_request(
-    body: dict[str, Any], options: RequestOptions, signatures: ThoughtSignatures
+    body: dict[str, Any],
+    options: RequestOptions,
+    signatures: ThoughtSignatures,
+    model: str = "",
 ) -> dict[str, Any]:
-    """The JSON body for `models/{model}:generateContent` (and its streaming twin)."""
+    """The JSON body for `models/{model}:generateContent` (and its streaming twin); `model`
+    is the upstream id, which decides how `reasoning_effort` is sent."""
     _refuse_unsupported(body)
     names = FunctionNames.of(body)
     conversation = Conversation(
@@ -68,14 +62,17 @@ def build_request(
     request.update(tool_fields(body, options.schema_mode, names))
     if options.safety_settings:
         request["safetySettings"] = list(options.safety_settings)
-    config = generation_config(body, options)
+    config = generation_config(body, options, model)
     if config:
         request["generationConfig"] = config
     return request
 
 
-def generation_config(body: dict[str, Any], options: RequestOptions) -> dict[str, Any]:
-    """`generationConfig`: the backend's defaults overridden by what the request sets."""
+def generation_config(
+    body: dict[str, Any], options: RequestOptions, model: str = ""
+) -> dict[str, Any]:
+    """`generationConfig` for `model`: the backend's defaults overridden by what the request
+    sets."""
     config: dict[str, Any] = dict(options.generation_config or {})
     for openai_name, gemini_name in _SAME_VALUE:
         if body.get(openai_name) is not None:
@@ -96,11 +93,12 @@ def generation_config(body: dict[str, Any], options: RequestOptions) -> dict[str
         config["candidateCount"] = body["n"]
     effort = body.get("reasoning_effort")
     if effort is not None:
-        if effort not in THINKING_BUDGETS:
-            raise InvalidRequestError(
-                f"Invalid value for `reasoning_effort`: {effort!r}.", param="reasoning_effort"
-            )
-        config["thinkingConfig"] = {"thinkingBudget": THINKING_BUDGETS[effort]}
+        config["thinkingConfig"] = with_effort(config.get("thinkingConfig"), effort, model)
+    if body.get("logprobs"):
+        config["responseLogprobs"] = True
+        if body.get("top_logprobs"):
+            # Gemini's `logprobs` (0-20 alternatives per token) is OpenAI's top_logprobs.
+            config["logprobs"] = body["top_logprobs"]
     config.update(_response_format(body.get("response_format"), options.schema_mode))
     return config
 
@@ -138,7 +136,5 @@ def _int32(seed: Any) -> Any:
 
 def _refuse_unsupported(body: dict[str, Any]) -> None:
     """Features the translation cannot honour are refused instead of silently ignored."""
-    if body.get("logprobs"):
-        raise UnsupportedError("This model does not return logprobs.", param="logprobs")
     if "audio" in (body.get("modalities") or []) or body.get("audio"):
         raise UnsupportedError("This model does not produce audio output.", param="modalities")

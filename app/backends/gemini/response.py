@@ -6,6 +6,8 @@ from typing import Any
 
 from app.backends import shaping, translate
 from app.backends.base import Call
+from app.backends.gemini.errors import malformed
+from app.backends.gemini.logprobs import candidate_logprobs, top_logprobs
 from app.backends.gemini.names import FunctionNames
 from app.backends.gemini.tools import ThoughtSignatures
 from app.backends.translate import counted_chat_usage, dumps_arguments
@@ -33,11 +35,6 @@ def finish_reason(raw: str | None, has_tool_calls: bool, legacy: bool = False) -
     if has_tool_calls and reason == "stop":
         return "function_call" if legacy else "tool_calls"
     return reason
-
-
-def malformed() -> UpstreamError:
-    """The error for an answer whose shape breaks the GenerateContentResponse schema."""
-    return UpstreamError("Upstream returned a malformed answer.", code="upstream_bad_response")
 
 
 def candidates_of(payload: dict[str, Any]) -> list[dict[str, Any]]:
@@ -153,9 +150,12 @@ def chat_completion(
     legacy = translate.legacy_functions(call.body)
     # A counted usage bills every call kept, a legacy `function_call` as much as tool calls.
     kept: list[dict[str, Any]] = []
+    top = top_logprobs(call.body)
     if blocked(payload):
         choices = [
-            shaping.choice(i, shaping.message(None), "content_filter")
+            shaping.choice(
+                i, shaping.message(None), "content_filter", candidate_logprobs(None, top)
+            )
             for i in range(call.body.get("n") or 1)
         ]
     for position, candidate in enumerate(candidates_of(payload)):
@@ -167,8 +167,10 @@ def chat_completion(
         # cut before any text (MAX_TOKENS spent on thinking, an empty STOP) has "".
         empty = bool(calls) or reason == "content_filter"
         content = "".join(texts) if texts or not empty else None
+        logprobs = candidate_logprobs(candidate if content is not None else None, top)
         index = candidate_index(candidate, position)
-        choices.append(shaping.choice(index, shaping.calls_message(content, calls, legacy), reason))
+        message = shaping.calls_message(content, calls, legacy)
+        choices.append(shaping.choice(index, message, reason, logprobs))
     if not choices:
         raise UpstreamError("Upstream returned no candidates.", retryable=True)
     choices.sort(key=lambda c: c["index"])

@@ -9,6 +9,7 @@ from typing import Any
 from app.backends import translate
 from app.backends.base import Call
 from app.backends.gemini.errors import gemini_error
+from app.backends.gemini.logprobs import candidate_logprobs, top_logprobs
 from app.backends.gemini.names import FunctionNames
 from app.backends.gemini.response import (
     blocked,
@@ -43,6 +44,7 @@ class StreamTranslator:
         self.signatures = signatures
         self.names = FunctionNames.of(call.body)
         self.legacy = translate.legacy_functions(call.body)
+        self.top_logprobs = top_logprobs(call.body)
         self.name = name
         self.secret = secret
         self.chunks = ChunkFactory(call.model, include_usage=call.wants_usage)
@@ -115,11 +117,13 @@ class StreamTranslator:
         # Read first: a malformed first event then fails before the client's first chunk,
         # while retries and fallbacks can still run.
         texts, calls = read_parts(candidate, self.signatures, self.names)
+        text = "".join(texts)
+        # An event's logprobsResult covers the tokens of its text: one delta carries both.
+        logprobs = candidate_logprobs(candidate, self.top_logprobs) if text else None
         yield from self._start(index)
-        for text in texts:
-            if text:
-                self.text.append(text)
-                yield self.chunks.content(index, text)
+        if text:
+            self.text.append(text)
+            yield self.chunks.content(index, text, logprobs)
         for call in calls:
             position = self.tool_counts.get(index, 0)
             if position and one_call_only(self.call):
