@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
+from tests.fakes import anthropic_thinking as thinking
 from tests.fakes import anthropic_wire as wire
 from tests.fakes.anthropic_checks import check_body
 
@@ -114,10 +115,18 @@ def _answer(body: dict[str, Any]) -> tuple[list[dict[str, Any]], str, str | None
     return [{"type": "text", "text": text}], "end_turn", None
 
 
-def _usage(body: dict[str, Any], blocks: list[dict[str, Any]]) -> dict[str, int]:
+def _usage(body: dict[str, Any], blocks: list[dict[str, Any]]) -> dict[str, Any]:
     prompt = _words(json.dumps(body.get("system", ""))) + _words(json.dumps(body["messages"]))
-    output = sum(_words(b.get("text") or json.dumps(b.get("input"))) for b in blocks)
-    return {"input_tokens": prompt, "output_tokens": output}
+    answer = [b for b in blocks if b["type"] not in thinking.THINKING_TYPES]
+    output = sum(_words(b.get("text") or json.dumps(b.get("input"))) for b in answer)
+    usage: dict[str, Any] = {"input_tokens": prompt, "output_tokens": output}
+    thought = thinking.tokens(blocks)
+    if thought:
+        # Anthropic's output_tokens already count the thinking.
+        usage.update(
+            output_tokens=output + thought, output_tokens_details={"thinking_tokens": thought}
+        )
+    return usage
 
 
 @app.post("/v1/messages")
@@ -140,6 +149,8 @@ def create_message() -> Response:
     if "[ratelimit]" in text:
         return error(429, "rate_limit_error", "Number of requests exceeded.", {"retry-after": "7"})
     blocks, stop_reason, stop_sequence = _answer(body)
+    if thinking.thinking_on(body):
+        blocks = thinking.blocks(text) + blocks
     usage = _usage(body, blocks)
     if body.get("stream"):
         events = _events(body["model"], blocks, stop_reason, stop_sequence, usage, text)
@@ -154,7 +165,14 @@ def _pieces(text: str, size: int) -> list[str]:
 
 def _block_events(index: int, block: dict[str, Any], marker: str) -> Iterator[dict | None]:
     """The events of one content block; None after the marker of a failure."""
-    if block["type"] == "text":
+    if block["type"] == "redacted_thinking":
+        yield wire.block_start(index, block)
+        yield wire.block_stop(index)
+        return
+    if block["type"] == "thinking":
+        yield wire.block_start(index, {"type": "thinking", "thinking": ""})
+        delta, payload = wire.thinking, block["thinking"]
+    elif block["type"] == "text":
         yield wire.text_block(index)
         delta, payload = wire.text, block["text"]
     else:
@@ -167,6 +185,8 @@ def _block_events(index: int, block: dict[str, Any], marker: str) -> Iterator[di
         if n == 1 and marker in ("[overloaded-mid]", "[cut]"):
             yield wire.OVERLOADED if marker == "[overloaded-mid]" else None
             return
+    if block["type"] == "thinking":
+        yield wire.signature(index, block["signature"])
     yield wire.block_stop(index)
 
 
@@ -180,7 +200,8 @@ def _events(model, blocks, stop_reason, stop_sequence, usage, text) -> Iterator[
             yield wire.sse(event)
             if event is wire.OVERLOADED:
                 return
-    yield wire.sse(*wire.end(stop_reason, usage["output_tokens"], stop_sequence))
+    details = {k: v for k, v in usage.items() if k == "output_tokens_details"}
+    yield wire.sse(*wire.end(stop_reason, usage["output_tokens"], stop_sequence, **details))
 
 
 @app.get("/v1/models")

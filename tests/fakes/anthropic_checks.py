@@ -5,11 +5,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from tests.fakes import anthropic_thinking
+
 TOP_LEVEL = {
     "model", "messages", "max_tokens", "system", "stop_sequences", "stream", "temperature",
     "top_p", "top_k", "tools", "tool_choice", "metadata", "thinking", "service_tier",
+    "output_config",
 }  # fmt: skip
-BLOCK_TYPES = {"text", "image", "tool_use", "tool_result", "document", "thinking"}
+BLOCK_TYPES = {
+    "text", "image", "tool_use", "tool_result", "document", "thinking", "redacted_thinking",
+}  # fmt: skip
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 TOOL_ID = re.compile(r"[a-zA-Z0-9_-]+")
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
@@ -37,6 +42,7 @@ def check_body(body: Any) -> str | None:
         or _check_stops(body.get("stop_sequences"))
         or _check_metadata(body.get("metadata"))
         or _check_messages(body.get("messages"))
+        or anthropic_thinking.check(body)
     )
 
 

@@ -92,16 +92,32 @@ def partial_json(index: int, value: str) -> dict[str, Any]:
     return {"type": "content_block_delta", "index": index, "delta": delta}
 
 
+def thinking(index: int, value: str) -> dict[str, Any]:
+    """`content_block_delta` with a `thinking_delta`."""
+    delta = {"type": "thinking_delta", "thinking": value}
+    return {"type": "content_block_delta", "index": index, "delta": delta}
+
+
+def signature(index: int, value: str) -> dict[str, Any]:
+    """`content_block_delta` with a `signature_delta`, sent just before the block stops."""
+    delta = {"type": "signature_delta", "signature": value}
+    return {"type": "content_block_delta", "index": index, "delta": delta}
+
+
 def block_stop(index: int) -> dict[str, Any]:
     """`content_block_stop`."""
     return {"type": "content_block_stop", "index": index}
 
 
-def end(stop_reason: str, output_tokens: int = 15, stop_sequence: str | None = None) -> list:
-    """`message_delta` with the stop reason and output tokens, then `message_stop`."""
+def end(
+    stop_reason: str, output_tokens: int = 15, stop_sequence: str | None = None, **usage: Any
+) -> list:
+    """`message_delta` with the stop reason and output tokens (and any other `usage`), then
+    `message_stop`."""
     delta = {"stop_reason": stop_reason, "stop_sequence": stop_sequence}
+    counts = {"output_tokens": output_tokens, **usage}
     return [
-        {"type": "message_delta", "delta": delta, "usage": {"output_tokens": output_tokens}},
+        {"type": "message_delta", "delta": delta, "usage": counts},
         {"type": "message_stop"},
     ]
 

@@ -16,6 +16,7 @@ from app.backends.anthropic.request import DEFAULT_MAX_TOKENS, build_request
 from app.backends.anthropic.response import chat_completion
 from app.backends.anthropic.stops import cut_message, split_stops
 from app.backends.anthropic.stream import StreamTranslator
+from app.backends.anthropic.thinking_memory import StreamThinking, ThinkingMemory, remember_answer
 from app.backends.base import Backend, Call, Result, Stream, missing_key_error
 from app.backends.discovery import LIST_TIMEOUT, ModelListCache, listed_items, ttl_option
 from app.backends.http import UpstreamHTTP
@@ -52,6 +53,8 @@ class AnthropicBackend(Backend):
         # `/v1/models` asks on every call: one listing per TTL, not a round trip per call.
         self.discovery = ModelListCache(name, self._fetch_models, ttl_option(name, self.options))
         self.prefill = PrefillPolicy()
+        # Thinking blocks of answers with tool calls, sent back with their results.
+        self.thinking = ThinkingMemory()
 
     def _headers(self) -> dict[str, str]:
         if not self.api_key:
@@ -70,10 +73,11 @@ class AnthropicBackend(Backend):
     def chat(self, call: Call) -> Result:
         """A chat completion (or stream of chunks) from one Messages API call."""
         options = {"default_max_tokens": self.default_max_tokens}
-        plan = build_request(call.body, call.route.upstream_model, options)
+        plan = build_request(call.body, call.route.upstream_model, options, self.thinking)
         model = call.route.upstream_model
         payload = self.prefill.payload(plan.payload, model)
         stream = bool(payload.get("stream"))
+        thinking = "thinking" in payload
         _, stops = split_stops(call.body)
         started = time.monotonic()
         try:
@@ -88,6 +92,7 @@ class AnthropicBackend(Backend):
                 "POST", "/v1/messages", json_body=again, stream=stream, total=left
             )
         if stream:
+            recorder = StreamThinking(self.thinking) if thinking else None
             translator = StreamTranslator(
                 self.name,
                 call.model,
@@ -96,15 +101,19 @@ class AnthropicBackend(Backend):
                 secret=self.api_key,
                 stops=stops,
                 legacy=plan.legacy,
+                on_event=recorder.event if recorder else None,
             )
             events = translator.translate(
                 self.http.iter_bytes(response),
                 self.http.deadline(response),
                 functools.partial(self.http.wait_until, response),
             )
-            return Stream(events, response.close)
+            return Stream(recorder.chunks(events) if recorder else events, response.close)
         message = cut_message(self._json(response), stops)
-        return chat_completion(message, call.model, plan.answer_tool, plan.legacy)
+        completion = chat_completion(message, call.model, plan.answer_tool, plan.legacy)
+        if thinking:
+            remember_answer(self.thinking, message, completion)
+        return completion
 
     def _json(self, response: requests.Response) -> dict[str, Any]:
         try:

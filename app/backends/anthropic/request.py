@@ -11,6 +11,8 @@ from app.backends.allowed_tools import allowed_function_names
 from app.backends.anthropic.legacy import tool_choice_fields
 from app.backends.anthropic.messages import prompt
 from app.backends.anthropic.stops import split_stops
+from app.backends.anthropic.thinking import apply_thinking
+from app.backends.anthropic.thinking_memory import ThinkingMemory, replay
 from app.backends.translate import legacy_functions, max_output_tokens
 from app.errors import InvalidRequestError, UnsupportedError
 
@@ -22,6 +24,8 @@ JSON_OBJECT_INSTRUCTION = (
 _ANSWER_DESCRIPTION = "Give the final answer as a JSON object that matches this schema."
 # Length of the hex SHA-256 sent as `metadata.user_id`: 128 bits keeps distinct users apart.
 USER_ID_HEX_CHARS = 32
+# Anthropic tool_choice types that make the model call a tool.
+FORCING_CHOICES = ("any", "tool")
 
 
 @dataclass
@@ -201,8 +205,14 @@ def opaque_user_id(user: str) -> str:
     return hashlib.sha256(user.encode()).hexdigest()[:USER_ID_HEX_CHARS]
 
 
-def build_request(body: dict[str, Any], model: str, options: Mapping[str, Any]) -> Plan:
-    """Translate a validated OpenAI chat body into the Messages API body for `model`."""
+def build_request(
+    body: dict[str, Any],
+    model: str,
+    options: Mapping[str, Any],
+    thinking: ThinkingMemory | None = None,
+) -> Plan:
+    """Translate a validated OpenAI chat body into the Messages API body for `model`; `thinking`
+    holds the thinking blocks to send back with tool results (thinking_memory)."""
     legacy = legacy_functions(body)
     _refuse_unsupported(body, legacy)
     messages = body.get("messages") or []
@@ -211,17 +221,24 @@ def build_request(body: dict[str, Any], model: str, options: Mapping[str, Any]) 
     if system:
         payload["system"] = system
     payload["messages"] = turns
-    payload["max_tokens"] = max_output_tokens(body) or int(
-        options.get("default_max_tokens", DEFAULT_MAX_TOKENS)
-    )
+    default_max_tokens = int(options.get("default_max_tokens", DEFAULT_MAX_TOKENS))
+    payload["max_tokens"] = max_output_tokens(body) or default_max_tokens
     _sampling(body, payload)
     tools = _tools(body, legacy)
+    # The request field that makes Anthropic call a tool, if any: thinking refuses that.
+    forced = None
     if tools:
         # The legacy `function_call` is answered as the `tool_choice` it stands for.
         choice, payload["tools"] = _tool_choice(tool_choice_fields(body) if legacy else body, tools)
         if choice is not None:
             payload["tool_choice"] = choice
+            if choice["type"] in FORCING_CHOICES:
+                forced = "function_call" if legacy else "tool_choice"
     answer_tool = _apply_response_format(body, payload)
+    if answer_tool is not None and forced is None:
+        forced = "response_format"
+    if apply_thinking(body, payload, default_max_tokens, forced):
+        replay(payload, body, thinking)
     # `safety_identifier` is OpenAI's newer name for the end-user id `user` carried.
     user = body.get("user") or body.get("safety_identifier")
     if user:

@@ -74,11 +74,19 @@ def tool_use_fields(block: dict[str, Any]) -> tuple[str | None, str]:
     return call_id, name
 
 
-def usage_object(prompt: int, cached: int, completion: int) -> dict[str, Any]:
-    """OpenAI CompletionUsage; `prompt_tokens_details.cached_tokens` when the cache was read."""
+def usage_object(usage: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI CompletionUsage for an Anthropic usage object: `prompt_tokens_details.cached_tokens`
+    when the cache was read, `completion_tokens_details.reasoning_tokens` when Anthropic reports
+    thinking tokens (`output_tokens` already counts them)."""
+    prompt, cached = prompt_tokens(usage)
+    completion = token_count(usage, "output_tokens")
     result: dict[str, Any] = shaping.usage(prompt, completion)
     if cached:
         result["prompt_tokens_details"] = {"cached_tokens": cached}
+    details = usage.get("output_tokens_details")
+    thinking = token_count(details, "thinking_tokens") if isinstance(details, dict) else 0
+    if thinking:
+        result["completion_tokens_details"] = {"reasoning_tokens": min(thinking, completion)}
     return result
 
 
@@ -116,11 +124,10 @@ def chat_completion(
         content = "".join(texts) if texts or not tool_calls else None
     reason = finish_reason(message.get("stop_reason"), bool(tool_calls), legacy)
     usage = message.get("usage") if isinstance(message.get("usage"), dict) else {}
-    prompt, cached = prompt_tokens(usage)
     return shaping.chat_completion(
         model,
         [shaping.choice(0, shaping.calls_message(content, tool_calls, legacy), reason)],
-        usage_object(prompt, cached, token_count(usage, "output_tokens")),
+        usage_object(usage),
         completion_id=completion_id(message.get("id")),
     )
 

@@ -15,8 +15,6 @@ from app.backends.anthropic.response import (
     finish_reason,
     is_count,
     malformed,
-    prompt_tokens,
-    token_count,
     tool_use_fields,
     usage_object,
 )
@@ -48,6 +46,7 @@ class StreamTranslator:
     a single call. The role chunk goes out just before the first real chunk, so that an
     error before any content still fails the whole request (retried, or sent to a fallback).
     `stops` are stop sequences the gateway applies itself to the text (stops.split_stops).
+    `on_event` sees every parsed event once it is handled (thinking_memory.StreamThinking).
     """
 
     def __init__(
@@ -60,8 +59,10 @@ class StreamTranslator:
         secret: str | None = None,
         stops: Sequence[str] = (),
         legacy: bool = False,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.name = name
+        self.on_event = on_event
         # The provider key, never to be echoed in an error event.
         self.secret = secret
         self.model = model
@@ -114,6 +115,8 @@ class StreamTranslator:
                         self.started = True
                         yield self._factory().role()
                     yield chunk
+            if self.on_event is not None:
+                self.on_event(payload)
             if self.done:
                 return
         raise UpstreamError(
@@ -156,7 +159,9 @@ class StreamTranslator:
     def _add_usage(self, usage: Any) -> None:
         if isinstance(usage, dict):
             # message_delta repeats the counts cumulatively; the latest value of each wins.
-            self.usage.update({k: v for k, v in usage.items() if is_count(v)})
+            self.usage.update(
+                {k: v for k, v in usage.items() if is_count(v) or k == "output_tokens_details"}
+            )
 
     def _block_start(self, payload: dict[str, Any]) -> Iterator[Chunk]:
         block = _field(payload, "content_block")
@@ -261,9 +266,7 @@ class StreamTranslator:
         self.done = True
         yield chunks.finish(0, reason)
         if self.include_usage:
-            prompt, cached = prompt_tokens(self.usage)
-            completion = token_count(self.usage, "output_tokens")
-            yield chunks.usage(usage_object(prompt, cached, completion))
+            yield chunks.usage(usage_object(self.usage))
 
 
 def _field(payload: dict[str, Any], name: str) -> dict[str, Any]:

@@ -1,0 +1,166 @@
+"""Thinking blocks of answers that called tools, kept per worker to go back with the results.
+
+With thinking on, Anthropic wants the assistant turn that made tool calls to start with the
+`thinking` / `redacted_thinking` blocks of its answer, unmodified, when the conversation goes
+on with the tool results. OpenAI clients only echo the tool call ids, so the gateway keeps the
+blocks by the ids the client received and puts them back first in that turn.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from app.backends.anthropic.messages import tool_id
+from app.backends.anthropic.thinking import drop_thinking
+
+THINKING_TYPES = ("thinking", "redacted_thinking")
+# Thinking deltas of a stream → the field of the block they extend.
+_DELTA_FIELDS = {"thinking_delta": "thinking", "signature_delta": "signature"}
+
+Block = dict[str, Any]
+
+
+class ThinkingMemory:
+    """Recent answers' thinking blocks by the tool call ids the client received (bounded).
+
+    A worker keeps its own; blocks that are gone (another worker, a restart, a history from
+    another provider) are simply not found.
+    """
+
+    def __init__(self, limit: int = 1024) -> None:
+        self.limit = limit
+        self._items: OrderedDict[str, tuple[Block, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def remember(self, call_ids: Iterable[str], blocks: Sequence[Block]) -> None:
+        """Keep `blocks` for every one of the answer's tool calls (nothing without blocks)."""
+        kept = tuple(blocks)
+        if not kept:
+            return
+        with self._lock:
+            for call_id in call_ids:
+                self._items[call_id] = kept
+                self._items.move_to_end(call_id)
+            while len(self._items) > self.limit:
+                self._items.popitem(last=False)
+
+    def get(self, call_id: str) -> tuple[Block, ...] | None:
+        """The blocks of the answer that made the tool call `call_id`, if still kept."""
+        with self._lock:
+            return self._items.get(call_id)
+
+
+def remember_answer(
+    memory: ThinkingMemory, message: dict[str, Any], completion: dict[str, Any]
+) -> None:
+    """Keep the thinking blocks of an Anthropic `message` by the tool call ids of `completion`,
+    the chat.completion the client gets for it."""
+    # chat_completion has made sure the content is a list.
+    thinking = [
+        block
+        for block in message["content"]
+        if isinstance(block, dict) and block.get("type") in THINKING_TYPES
+    ]
+    calls = completion["choices"][0]["message"].get("tool_calls") or []
+    memory.remember((call["id"] for call in calls), thinking)
+
+
+class StreamThinking:
+    """Rebuilds a stream's thinking blocks from its events and keeps them, at the finish chunk,
+    by the tool call ids its chunks gave the client."""
+
+    def __init__(self, memory: ThinkingMemory) -> None:
+        self.memory = memory
+        self.blocks: dict[int, Block] = {}
+        self.call_ids: list[str] = []
+        # A thinking event of the wrong shape: such blocks are not sent back.
+        self.broken = False
+
+    def event(self, payload: dict[str, Any]) -> None:
+        """Take one parsed upstream event into account (StreamTranslator's `on_event`)."""
+        kind, index = payload.get("type"), payload.get("index")
+        if not isinstance(index, int):
+            return
+        if kind == "content_block_start":
+            block = payload.get("content_block")
+            if isinstance(block, dict) and block.get("type") in THINKING_TYPES:
+                self.blocks[index] = dict(block)
+        elif kind == "content_block_delta" and index in self.blocks:
+            delta = payload.get("delta")
+            name = _DELTA_FIELDS.get(delta.get("type")) if isinstance(delta, dict) else None
+            if name is None:
+                return
+            block, value = self.blocks[index], delta.get(name)
+            if isinstance(value, str) and isinstance(block.get(name, ""), str):
+                block[name] = block.get(name, "") + value
+            else:
+                self.broken = True
+
+    def chunks(self, chunks: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """`chunks` unchanged; the blocks are kept before the finish chunk goes out, so before
+        the client can send the tool results."""
+        for chunk in chunks:
+            for choice in chunk.get("choices") or []:
+                for call in choice["delta"].get("tool_calls") or []:
+                    if call.get("id"):
+                        self.call_ids.append(call["id"])
+                if choice.get("finish_reason") and not self.broken:
+                    blocks = [self.blocks[index] for index in sorted(self.blocks)]
+                    self.memory.remember(self.call_ids, blocks)
+            yield chunk
+
+
+def replay(payload: dict[str, Any], body: dict[str, Any], memory: ThinkingMemory | None) -> None:
+    """Put remembered thinking blocks first in the assistant turns whose tool calls they came
+    with. When the turn still in progress (a tool loop) cannot start with its blocks, thinking
+    is left off for this request, which Anthropic takes with such a history."""
+    # Turns carry the ids as Anthropic takes them (messages.tool_id); the memory, the client's.
+    client_ids = {tool_id(call_id): call_id for call_id in _history_call_ids(body)}
+    turns = []
+    for turn in payload["messages"]:
+        found = _remembered(turn, client_ids, memory) if memory is not None else []
+        thinking = [dict(block) for group in found for block in group]
+        turns.append({**turn, "content": thinking + turn["content"]} if thinking else turn)
+    start = _turn_in_progress(turns)
+    if start is not None and turns[start]["content"][0]["type"] not in THINKING_TYPES:
+        drop_thinking(payload)
+        return
+    payload["messages"] = turns
+
+
+def _remembered(
+    turn: dict[str, Any], client_ids: dict[str, str], memory: ThinkingMemory
+) -> list[tuple[Block, ...]]:
+    """The remembered blocks of the answers whose tool calls an assistant turn holds."""
+    groups: list[tuple[Block, ...]] = []
+    for block in turn["content"] if turn["role"] == "assistant" else []:
+        call_id = client_ids.get(block["id"]) if block["type"] == "tool_use" else None
+        found = memory.get(call_id) if call_id else None
+        # Parallel calls of one answer share its blocks: they go back once.
+        if found and all(found is not group for group in groups):
+            groups.append(found)
+    return groups
+
+
+def _history_call_ids(body: dict[str, Any]) -> Iterator[str]:
+    for message in body.get("messages") or []:
+        if isinstance(message, dict) and message.get("role") == "assistant":
+            for call in message.get("tool_calls") or []:
+                if isinstance(call, dict) and isinstance(call.get("id"), str):
+                    yield call["id"]
+
+
+def _turn_in_progress(turns: list[dict[str, Any]]) -> int | None:
+    """Index of the first assistant message of the assistant turn that tool results continue
+    (tool loops are one turn), or None when the conversation ends with a new user message."""
+    start = None
+    for index in range(len(turns) - 1, -1, -1):
+        turn = turns[index]
+        if turn["role"] == "assistant":
+            start = index
+        elif not any(block["type"] == "tool_result" for block in turn["content"]):
+            break
+    return start
