@@ -32,9 +32,13 @@ class RawSSEDecoder:
     Lines are split on the bytes LF, CRLF or CR. These never occur inside a multi-byte UTF-8
     character, so an event is always whole however the reads were cut; a line split across
     reads waits for its end. A CR ends its line at once, even as the last byte of a read.
+    With `error_field`, an `error:` line (no SSE field, which the spec ignores) counts as the
+    data of an `error` event.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, error_field: bool = False) -> None:
+        # Older llama.cpp servers send a failure as `error: {...}`: ignored, it would vanish.
+        self._error_field = error_field
         # The start of a line whose end has not arrived, in the pieces it came in: joined once
         # when the line ends, since joining on every read costs time quadratic in its length.
         self._parts: list[bytes] = []
@@ -138,6 +142,9 @@ class RawSSEDecoder:
             self._event = value
         elif name == b"id":
             self._id = value
+        elif name == b"error" and self._error_field:
+            self._data.append(value)
+            self._event = b"error"
         return None
 
 

@@ -257,9 +257,9 @@ def test_a_stream_failing_before_its_first_event_is_retried(client, upstream):
 
 
 def test_a_stream_failing_after_its_first_event_is_not_retried(client, upstream):
-    upstream.post(
-        CHAT_URL, body=sse_body(stream_chunks("a"), done=False), content_type="text/event-stream"
-    )
+    # Ended before its finish chunk: an unfinished answer.
+    unfinished = sse_body(stream_chunks("a")[:-1], done=False)
+    upstream.post(CHAT_URL, body=unfinished, content_type="text/event-stream")
     upstream.post(CHAT_URL, body=sse_body(stream_chunks("a")), content_type="text/event-stream")
     response = post(client, stream=True)
     assert response.status_code == 200

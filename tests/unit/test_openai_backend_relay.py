@@ -100,7 +100,7 @@ def test_several_events_of_one_read_leave_together():
 @pytest.mark.parametrize(
     "body",
     [
-        sse_body(stream_chunks("a"), done=False),  # ended without [DONE]
+        sse_body(stream_chunks("a")[:-1], done=False),  # ended before its finish chunk
         sse_body(stream_chunks("a"), done=False) + b'data: {"id":"cut',  # cut mid-event
         sse_body(stream_chunks("a"), done=False) + b"data: [DO",  # cut inside [DONE]
         b"",

@@ -18,7 +18,7 @@ from app.backends.openai.discovery import model_objects
 from app.backends.openai.errors import http_error, reported_error
 from app.backends.openai.replay import replayed
 from app.backends.openai.stream import ModelRewriter, relay
-from app.backends.openai.usage import UsageCounter
+from app.backends.openai.usage import UsageCounter, whole_seconds
 from app.backends.upstream_status import passed_headers
 from app.errors import APIError, UpstreamError
 from config import secret_from_env
@@ -122,6 +122,12 @@ class OpenAIBackend(Backend):
             # The upstream ignored `stream`: the client still gets the stream it asked for.
             return replayed(operation, call, answer, self.name)
         answer["model"] = call.model
+        created = whole_seconds(answer.get("created"))
+        if created is not answer.get("created"):
+            # A fractional `created` breaks clients that read the spec's integer: the answer is
+            # encoded anew with whole seconds.
+            answer["created"] = created
+            return answer
         return _exact(answer, content, call.model)
 
     def _is_json(self, response: requests.Response) -> bool:

@@ -8,7 +8,13 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from app.backends.openai.usage import UsageCounter, compact, json_object, report_usage
+from app.backends.openai.usage import (
+    UsageCounter,
+    compact,
+    json_object,
+    report_usage,
+    whole_seconds,
+)
 from app.backends.sse import RawSSEDecoder, RawSSEEvent
 from app.backends.upstream_deadline import first_event_reads
 from app.errors import APIError, UpstreamError
@@ -21,6 +27,9 @@ _MODEL = re.compile(rb'"model"\s*:\s*"[^"\\]*(?:\\.[^"\\]*)*"')
 _ERROR = re.compile(rb'\s*\{\s*"error"\s*:')
 # Some upstreams send `"error": null` in every chunk: told apart without parsing the event.
 _NO_ERROR = re.compile(rb'"error"\s*:\s*(?:null|false)\s*[,}]')
+# `"created": 1700000000.5`: a time written with a fraction (or an exponent), not the integer
+# the spec wants.
+_FRACTIONAL_TIME = re.compile(rb'"created"\s*:\s*-?[0-9]+[.eE]')
 
 
 class ModelRewriter:
@@ -48,6 +57,12 @@ class ModelRewriter:
         event["model"] = self.model
         return compact(event)
 
+    def for_stream(self, first: bytes) -> ModelRewriter:
+        """The rewriter for a stream whose first event's data is `first`: this one, or a
+        `WholeSecondsRewriter` when that event writes `created` with a fraction (the server
+        does so in every chunk), so the check costs once per stream, not once per event."""
+        return WholeSecondsRewriter(self.model) if _FRACTIONAL_TIME.search(first) else self
+
     def splice(self, data: bytes) -> bytes | None:
         """`data` with its top-level `model` replaced, or None when splicing would not be exact.
 
@@ -74,6 +89,22 @@ class ModelRewriter:
         return data[:start] + self.replacement + data[match.end() :]
 
 
+class WholeSecondsRewriter(ModelRewriter):
+    """Sets `model`, and makes `created` a whole number of seconds, in the events of a stream
+    whose server writes fractional times: each event is parsed and encoded anew."""
+
+    def event(self, data: bytes) -> bytes | None:
+        """`data` with its top-level `model` set and `created` whole, or None when it is no
+        JSON object."""
+        event = json_object(data)
+        if event is None:
+            return None
+        event["model"] = self.model
+        if "created" in event:
+            event["created"] = whole_seconds(event["created"])
+        return compact(event)
+
+
 def relay(
     name: str,
     chunks: Iterable[bytes],
@@ -88,7 +119,9 @@ def relay(
 ) -> Iterator[bytes]:
     """Yield the complete upstream events of each read as SSE bytes, ending with `[DONE]`.
 
-    A stream that ends before `[DONE]` (cut mid-event or not) raises an UpstreamError; an
+    A stream whose body ends without `[DONE]` after a finished answer (its last event a chunk
+    with a `finish_reason`, or a usage chunk) is ended as if `[DONE]` had come; one that ends
+    before (cut mid-event or not) raises an UpstreamError; an
     error event from the upstream (a top-level `error` that is set, or `"object": "error"`)
     raises the error it describes, an event that is not a JSON object an UpstreamError
     (invalid UTF-8 is replaced instead). Without a first event by `deadline` (a
@@ -102,17 +135,21 @@ def relay(
     the chunk `counter` adds, before `[DONE]` is yielded; `on_complete` is called just before
     `[DONE]` is.
     """
-    decoder = RawSSEDecoder()
+    decoder = RawSSEDecoder(error_field=True)
     reads: Iterator[bytes] = iter(chunks)
     rest = reads  # what `finish` reads past `[DONE]`, with its own wait (no deadline's)
     live = [False]  # True once an event came: a live stream may take its time
     if deadline is not None:
         reads = first_event_reads(name, reads, deadline, wait, lambda: live[0])
+    last: list[RawSSEEvent] = []  # the events of the last read that completed any
     # One flat loop, run for every event of every stream; None marks the end of the body.
     for chunk in itertools.chain(reads, (None,)):
         events = decoder.flush() if chunk is None else decoder.feed(chunk)
         if events:
-            live[0] = True
+            if not live[0]:
+                live[0] = True
+                rewrite = rewrite.for_stream(events[0].data)
+            last = events
             out, end, done = _encode(name, events, rewrite, on_error, counter, on_usage)
             if done and on_complete is not None:
                 on_complete()
@@ -123,6 +160,14 @@ def relay(
             if done:
                 (finish or _leave)(rest)
                 return
+    if last and not decoder.truncated and answered(last[-1].data):
+        # Some servers end a finished answer without `[DONE]`; OpenAI's clients expect it, and
+        # the usage chunk the client asked for comes before it.
+        out, _, _ = _encode(name, [RawSSEEvent(b"[DONE]")], rewrite, on_error, counter, on_usage)
+        if on_complete is not None:
+            on_complete()
+        yield out
+        return
     raise UpstreamError(
         f"Upstream `{name}` ended the stream before it was complete.",
         code="upstream_stream_incomplete",
@@ -196,6 +241,17 @@ def _is_error(data: bytes, at: int) -> bool:
         # Garbled, but it says error: its text is passed on as the message.
         return _ERROR.match(data) is not None
     return isinstance(event, dict) and (bool(event.get("error")) or event.get("object") == "error")
+
+
+def answered(data: bytes) -> bool:
+    """True when an event's data is the end of an answer: a chunk with a choice that has a
+    `finish_reason`, or a usage chunk (`"choices": []` and a `usage` object)."""
+    event = json_object(data)
+    if event is None or not isinstance(choices := event.get("choices"), list):
+        return False
+    if not choices:
+        return isinstance(event.get("usage"), dict)
+    return any(isinstance(choice, dict) and choice.get("finish_reason") for choice in choices)
 
 
 def _leave(reads: Iterator[bytes]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -22,9 +23,9 @@ class UsageCounter:
     """The final usage chunk of a stream whose client asked for usage (`include_usage`).
 
     The upstream's own usage chunk is relayed as it is. Usage the upstream put on a chunk with
-    choices moves to a chunk of its own. When the upstream sends none, prompt tokens are
-    counted from the request, completion tokens from the streamed text (content, refusal,
-    tool-call names and arguments, or legacy `text`).
+    choices, or only inside a vendor extension (`vendor_usage`), goes to a chunk of its own.
+    When the upstream sends none, prompt tokens are counted from the request, completion tokens
+    from the streamed text (content, refusal, tool-call names and arguments, or legacy `text`).
     """
 
     def __init__(self, operation: str, body: dict[str, Any], upstream_model: str) -> None:
@@ -40,6 +41,8 @@ class UsageCounter:
         self.parts: list[str] = []
         # id, created, object and fingerprint as the stream's chunks carry them.
         self.first: dict[str, Any] = {}
+        # True once the upstream sent a usage chunk of its own (a top-level `usage`, no choices).
+        self.own = False
 
     def add(self, data: bytes, on_usage: Callable[[dict[str, Any]], None] | None = None) -> bytes:
         """Take note of one relayed event and return it as it is to be relayed.
@@ -65,10 +68,20 @@ class UsageCounter:
                 on_usage(usage)
             if not event.get("choices") or not self.splits:
                 self.split = None  # the upstream's own usage chunk, last so far
+                self.own = True
                 return data
             self.split = usage
             event["usage"] = None
             return compact(event)
+        extension = vendor_usage(event) if data.find(b'"usage"') >= 0 else None
+        if extension is not None:
+            self.upstream_sent = True
+            if on_usage is not None:
+                on_usage(extension)
+            if not self.own:
+                # The client reads usage only at the top level: it gets a chunk of its own.
+                self.split = extension
+            return data
         if not self.upstream_sent:
             for choice in event.get("choices") or ():
                 self.parts.extend(choice_texts(choice))
@@ -89,7 +102,7 @@ class UsageCounter:
         chunk: dict[str, Any] = {
             "id": first.get("id") or shaping.new_id("chatcmpl-"),
             "object": first.get("object", "chat.completion.chunk"),
-            "created": first.get("created", int(time.time())),
+            "created": whole_seconds(first.get("created", int(time.time()))),
             "model": model,
         }
         for key in ("service_tier", "system_fingerprint"):
@@ -144,13 +157,37 @@ def _prompt_tokens(operation: str, body: dict[str, Any], model: str) -> int:
 
 def report_usage(data: bytes, at: int, on_usage: Callable[[dict[str, Any]], None]) -> None:
     """Pass the top-level `usage` of an event with `"usage"` at `at` to `on_usage`, if it has
-    one. A single `"usage": null` is no usage, and costs no parse."""
+    one, else that of a vendor extension (`vendor_usage`). A single `"usage": null` is no
+    usage, and costs no parse."""
     if _NO_USAGE.match(data, at) and data.find(b'"usage"', at + 7) < 0:
         return
     event = json_object(data)
-    usage = event.get("usage") if event is not None else None
-    if isinstance(usage, dict) and usage:
+    if event is None:
+        return
+    usage = event.get("usage")
+    if not isinstance(usage, dict):
+        usage = vendor_usage(event)
+    if usage:
         on_usage(usage)
+
+
+def vendor_usage(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The `usage` object inside a vendor extension of an event (a top-level `x_…` object), as
+    some servers report a stream's usage there (`x_groq.usage`) instead of at the top level."""
+    for key, value in event.items():
+        if key.startswith("x_") and isinstance(value, dict):
+            usage = value.get("usage")
+            if isinstance(usage, dict) and usage:
+                return usage
+    return None
+
+
+def whole_seconds(created: Any) -> Any:
+    """A `created` time as the integer the spec wants: a finite float (some servers send
+    fractional seconds) loses its fraction; anything else is kept."""
+    if isinstance(created, float) and math.isfinite(created):
+        return int(created)
+    return created
 
 
 def json_object(data: bytes) -> dict[str, Any] | None:

@@ -1,0 +1,101 @@
+"""Quirks of OpenAI-compatible servers (tests/fakes/quirky_upstream.py) behind real gunicorn,
+as the official SDK and LangChain see them: what the spec promises, whatever the upstream."""
+
+from __future__ import annotations
+
+import openai
+import pytest
+from langchain_openai import ChatOpenAI
+
+from tests.fakes.quirky_upstream import CONTEXT_ERROR, MODELS, TEXT, USAGE
+from tests.support.servers import gunicorn_app, start_gateway
+
+pytestmark = pytest.mark.slow
+
+KEY = "sk-quirks-client"
+HI = [{"role": "user", "content": "Say hi"}]
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory):
+    """The gateway with every model of the quirky upstream under `quirky/`, discovered."""
+    folder = tmp_path_factory.mktemp("quirks")
+    upstream = gunicorn_app("tests.fakes.quirky_upstream:app", folder).wait_ready("/v1/models")
+    backend = {"type": "openai", "base_url": f"{upstream.url}/v1", "discover_models": True}
+    models = {
+        "backends": {"quirky": backend},
+        "models": [{"id": "quirky/*", "backend": "quirky", "strip_prefix": "quirky/"}],
+    }
+    server = start_gateway(folder, models, env={"GATEWAY_API_KEYS": KEY})
+    yield server
+    server.stop()
+    upstream.stop()
+
+
+@pytest.fixture
+def sdk(gateway) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=KEY, max_retries=0)
+
+
+def test_a_stream_without_done_is_a_whole_answer(sdk):
+    options = {"include_usage": True}
+    chunks = list(
+        sdk.chat.completions.create(
+            model="quirky/no-done", messages=HI, stream=True, stream_options=options
+        )
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "".join(TEXT)
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens > 0
+    with sdk.chat.completions.stream(model="quirky/no-done", messages=HI) as stream:
+        final = stream.get_final_completion()
+    assert final.choices[0].finish_reason == "stop"
+
+
+def test_langchain_reads_a_stream_without_done(gateway):
+    llm = ChatOpenAI(
+        model="quirky/no-done", base_url=f"{gateway.url}/v1", api_key=KEY, max_retries=0
+    )
+    assert "".join(str(piece.content) for piece in llm.stream("Say hi")) == "".join(TEXT)
+
+
+def test_an_error_line_midway_raises_in_the_sdk(sdk):
+    stream = sdk.chat.completions.create(model="quirky/error-line", messages=HI, stream=True)
+    with pytest.raises(openai.APIError, match="KV cache is full"):
+        for _ in stream:
+            pass
+
+
+def test_an_error_line_first_is_a_bad_request(sdk):
+    with pytest.raises(openai.BadRequestError) as info:
+        sdk.chat.completions.create(model="quirky/error-line-first", messages=HI, stream=True)
+    assert info.value.body["message"] == CONTEXT_ERROR
+    assert info.value.type == "invalid_request_error" and info.value.code is None
+
+
+def test_usage_from_x_groq_reaches_the_client(sdk):
+    options = {"include_usage": True}
+    chunks = list(
+        sdk.chat.completions.create(
+            model="quirky/groq-usage", messages=HI, stream=True, stream_options=options
+        )
+    )
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage.total_tokens == USAGE["total_tokens"]
+
+
+def test_fractional_created_times_arrive_as_integers(sdk, gateway):
+    answer = sdk.chat.completions.create(model="quirky/fractional", messages=HI)
+    assert answer.created == 1700000000 and type(answer.created) is int
+    chunks = list(sdk.chat.completions.create(model="quirky/fractional", messages=HI, stream=True))
+    assert {type(c.created) for c in chunks} == {int}
+    # LangChain dumps each SDK object: a float would warn (an error under this test run).
+    llm = ChatOpenAI(
+        model="quirky/fractional", base_url=f"{gateway.url}/v1", api_key=KEY, max_retries=0
+    )
+    assert llm.invoke("Say hi").content == "".join(TEXT)
+    assert "".join(str(piece.content) for piece in llm.stream("Say hi")) == "".join(TEXT)
+
+
+def test_a_bare_array_model_list_is_discovered(sdk):
+    ids = {model.id for model in sdk.models.list()}
+    assert {f"quirky/{model}" for model in MODELS} <= ids

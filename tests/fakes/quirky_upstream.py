@@ -1,0 +1,85 @@
+"""A fake OpenAI-compatible upstream with the documented quirks of other servers, picked by the
+requested model: streams without `[DONE]` (older text-generation-inference), failures sent as
+`error:` lines (older llama.cpp), usage only in `x_groq` (Groq), fractional `created` times
+(SambaNova), and a model list that is a bare array (Together)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+
+app = Flask(__name__)
+TEXT = ["Hello", " from", " a quirky server."]
+USAGE = {"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16, "queue_time": 0.01}
+CONTEXT_ERROR = "the request exceeds the available context size"
+MODELS = ["no-done", "error-line", "error-line-first", "groq-usage", "fractional"]
+
+
+def _chunk(model: str, delta: dict[str, Any], finish: str | None, **extra: Any) -> bytes:
+    created: float = 1700000000.25 if model == "fractional" else 1700000000
+    chunk = {
+        "id": "chatcmpl-quirky",
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        **extra,
+    }
+    return b"data: " + json.dumps(chunk).encode() + b"\n\n"
+
+
+def _events(model: str) -> Iterator[bytes]:
+    if model == "error-line-first":
+        yield b'error: {"code":400,"message":"%s","type":"invalid_request_error"}\n\n' % (
+            CONTEXT_ERROR.encode()
+        )
+        yield b"data: [DONE]\n\n"
+        return
+    yield _chunk(model, {"role": "assistant", "content": ""}, None)
+    for piece in TEXT:
+        yield _chunk(model, {"content": piece}, None)
+    if model == "error-line":
+        yield b'error: {"code":500,"message":"KV cache is full","type":"server_error"}\n\n'
+    elif model == "groq-usage":
+        yield _chunk(model, {}, "stop", x_groq={"id": "req_1", "usage": USAGE})
+    else:
+        yield _chunk(model, {}, "stop")
+    if model != "no-done":
+        yield b"data: [DONE]\n\n"
+
+
+@app.post("/v1/chat/completions")
+def chat() -> Any:
+    """A stream (or, without `stream`, one answer) shaped by the model's quirk."""
+    body = request.get_json()
+    model = body["model"]
+    if body.get("stream"):
+        return Response(_events(model), mimetype="text/event-stream")
+    return jsonify(
+        {
+            "id": "chatcmpl-quirky",
+            "object": "chat.completion",
+            "created": 1700000000.25 if model == "fractional" else 1700000000,
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "".join(TEXT)},
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {k: USAGE[k] for k in ("prompt_tokens", "completion_tokens", "total_tokens")},
+        }
+    )
+
+
+@app.get("/v1/models")
+def models() -> Any:
+    """The model list as a bare array of model objects."""
+    return jsonify(
+        [{"id": model, "object": "model", "created": 1, "type": "chat"} for model in MODELS]
+    )
