@@ -7,10 +7,11 @@ real zero-timeout poll where the OS has one (gevent's cooperative poll would set
 a timer for the same answer), and responses are read through a 2 KiB buffer instead of
 8 KiB (a held stream keeps its buffer for its whole life).
 
-Two things they do that urllib3's do not: interim 1xx answers (103 Early Hints, 102
-Processing) are skipped to reach the final one, as RFC 9110 asks of clients, and a request
-whose reused keep-alive connection fails before any byte of the answer is sent once more on a
-new connection (see `StaleConnectionError`).
+Three things they do that urllib3's do not: interim 1xx answers (103 Early Hints, 102
+Processing) are skipped to reach the final one, as RFC 9110 asks of clients, a request whose
+reused keep-alive connection fails before any byte of the answer is sent once more on a new
+connection (see `StaleConnectionError`), and a pooled connection idle for longer than its
+pool's `keepalive_expiry` is closed instead of reused.
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ MAX_INTERIM = 32
 # was closed as idle as the request crossed it; later, the upstream may have been working on
 # the request (then died), and sending it again could run it twice.
 STALE_WINDOW = 1.0
+# Seconds a pooled connection may stay idle and still be reused. A NAT or load balancer on the
+# way forgets idle connections after a few minutes (AWS NAT gateways after 350 s, Azure's load
+# balancers after 4 minutes) without telling either end: the connection still looks open, and
+# a request sent on it would wait its whole read timeout for an answer that cannot come.
+DEFAULT_KEEPALIVE_EXPIRY = 60.0
 # Set while a request is sent again after a stale connection: pooled connections are not used.
 _FRESH: contextvars.ContextVar[bool] = contextvars.ContextVar("fresh_connection", default=False)
 
@@ -126,6 +132,8 @@ class _Lean:
     _answered = False
     # time.monotonic() when the current request started to go out.
     _sent_at = 0.0
+    # time.monotonic() when the connection went back to its pool.
+    idle_since = 0.0
 
     def connect(self) -> None:
         """urllib3's connect; the new socket has served nothing yet."""
@@ -197,10 +205,13 @@ class _HTTPSConnection(_Lean, HTTPSConnection):
     pass
 
 
-class _Resending:
-    """What the gateway's pools change in urllib3's (mixed in before them)."""
+class _GatewayPool:
+    """What the gateway's pools change in urllib3's (mixed in before them): stale connections
+    are resent on, and connections idle past `keepalive_expiry` are not reused."""
 
     host: str
+    # Set per upstream by the adapter that uses the pool (prepared.LeanAdapter).
+    keepalive_expiry = DEFAULT_KEEPALIVE_EXPIRY
 
     def urlopen(self, method: str, url: str, body: Any = None, *args: Any, **kwargs: Any) -> Any:
         """urllib3's urlopen; a request that met a stale connection is sent once more at once.
@@ -223,16 +234,23 @@ class _Resending:
 
     def _get_conn(self, timeout: float | None = None) -> Any:
         conn = super()._get_conn(timeout)  # type: ignore[misc]
-        if _FRESH.get() and conn.sock is not None:
+        if conn.sock is not None and (
+            _FRESH.get() or time.monotonic() - conn.idle_since > self.keepalive_expiry
+        ):
             conn.close()
         return conn
 
+    def _put_conn(self, conn: Any) -> None:
+        if conn is not None:
+            conn.idle_since = time.monotonic()
+        super()._put_conn(conn)  # type: ignore[misc]
 
-class _HTTPPool(_Resending, HTTPConnectionPool):
+
+class _HTTPPool(_GatewayPool, HTTPConnectionPool):
     ConnectionCls = _HTTPConnection
 
 
-class _HTTPSPool(_Resending, HTTPSConnectionPool):
+class _HTTPSPool(_GatewayPool, HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
 
 

@@ -15,6 +15,7 @@ import urllib3.exceptions
 from app import __version__
 from app.backends import upstream_body
 from app.backends import upstream_deadline as deadlines
+from app.backends.connections import DEFAULT_KEEPALIVE_EXPIRY
 from app.backends.prepared import LeanAdapter, NoCookies, PreparedSender, without_body
 from app.backends.upstream_body import READ_SIZE, identity
 from app.backends.upstream_transport import transport_error
@@ -38,7 +39,8 @@ class UpstreamHTTP:
     event where its reader asks `wait_until`, counted from when the request started; default
     600),
     `max_response_bytes` (largest non-streamed answer and longest stream line, default
-    32 MiB), `pool_size` (keep-alive connections kept, default 1000).
+    32 MiB), `pool_size` (keep-alive connections kept, default 1000), `keepalive_expiry` (s a
+    pooled connection may stay idle and still be reused, default 60).
     """
 
     def __init__(self, name: str, base_url: str, options: Mapping[str, Any]) -> None:
@@ -56,7 +58,12 @@ class UpstreamHTTP:
         self.session.trust_env = False
         # Shared by every client: a cookie set for one must never go out with another's calls.
         self.session.cookies.set_policy(NoCookies())
-        adapter = LeanAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        expiry = float(options.get("keepalive_expiry", DEFAULT_KEEPALIVE_EXPIRY))
+        if not expiry > 0:
+            raise ValueError(f"backend `{name}`: keepalive_expiry must be a positive number")
+        adapter = LeanAdapter(
+            pool_connections=1, pool_maxsize=pool_size, max_retries=0, keepalive_expiry=expiry
+        )
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = f"openai-gateway/{__version__}"
@@ -240,7 +247,7 @@ class UpstreamHTTP:
                     # `read1` reports a body cut short of its Content-Length as its end.
                     raise http.client.IncompleteRead(b"", wire.length)
                 # The body was read to its end: the connection goes back to the pool.
-                raw.release_conn()
+                upstream_body.release(raw, wire)
         except (
             requests.RequestException,
             urllib3.exceptions.HTTPError,

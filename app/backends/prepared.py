@@ -8,7 +8,8 @@ each call copies it, adds the body and goes straight to the session's adapter, a
 `Session.send` would. Upstream sessions keep no cookies (`NoCookies`), so templates carry
 none and nothing is stored from a response. `LeanAdapter` likewise keeps the connection pool
 of each upstream instead of looking it up again, parses cookies only when there are some, and
-uses the leaner connections of `app.backends.connections`.
+uses the leaner connections of `app.backends.connections`, retired after `keepalive_expiry` idle
+seconds.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from requests.cookies import extract_cookies_to_jar
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 
-from app.backends.connections import POOL_CLASSES
+from app.backends.connections import DEFAULT_KEEPALIVE_EXPIRY, POOL_CLASSES
 
 # Templates kept per session; past this many (e.g. one per forwarded client key) start over.
 _MAX_TEMPLATES = 64
@@ -146,8 +147,12 @@ class LeanAdapter(HTTPAdapter):
     request is its path, and a response is only searched for cookies when it sets some.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, keepalive_expiry: float = DEFAULT_KEEPALIVE_EXPIRY, **kwargs: Any
+    ) -> None:
         self._pools: dict[tuple[Any, ...], Any] = {}
+        # Seconds an idle pooled connection may still be reused (connections.py).
+        self.keepalive_expiry = keepalive_expiry
         super().__init__(*args, **kwargs)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
@@ -165,7 +170,9 @@ class LeanAdapter(HTTPAdapter):
     ) -> Any:
         """The urllib3 pool for the request's origin (kept until the manager closes it)."""
         if proxies:
-            return super().get_connection_with_tls_context(request, verify, proxies, cert)
+            pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
+            pool.keepalive_expiry = self.keepalive_expiry
+            return pool
         url = str(request.url)
         end = url.find("/", url.find("//") + 2)
         key = (url if end < 0 else url[:end], verify, cert)
@@ -173,6 +180,7 @@ class LeanAdapter(HTTPAdapter):
         # A pool the manager evicted or closed has no connection queue left.
         if pool is None or pool.pool is None:
             pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
+            pool.keepalive_expiry = self.keepalive_expiry
             if len(self._pools) >= _MAX_TEMPLATES:
                 self._pools.clear()
             self._pools[key] = pool

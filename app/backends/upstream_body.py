@@ -38,13 +38,26 @@ def finish(response: requests.Response, reads: Iterator[bytes]) -> None:
             rest = iter(functools.partial(wire.read1, READ_SIZE), b"")
             ended = _ends_soon(rest) and not wire.length
             if ended:
-                raw.release_conn()
+                release(raw, wire)
         else:
             ended = _ends_soon(reads)
     except (APIError, http.client.HTTPException, OSError):
         ended = False
     if not ended:
         response.close()
+
+
+def release(raw: Any, wire: http.client.HTTPResponse) -> None:
+    """Put the connection of a body read to its end (`wire`, under urllib3's `raw`) back in
+    its pool, ready for the next request.
+
+    http.client marks a response closed only when a read asking for bytes comes back empty; at
+    the end of a Content-Length body `read1` asks for none, so the response would stay open and
+    its connection refuse the next request sent on it (ResponseNotReady) until the response is
+    closed, which may come after another request has taken the connection from the pool.
+    """
+    wire.close()
+    raw.release_conn()
 
 
 def identity(raw: Any) -> bool:

@@ -37,6 +37,42 @@ def test_a_streamed_body_read_to_its_end_frees_the_connection_for_the_next_reque
     assert _connections(http) == 1
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\ndata: [DONE]\n\n",
+        CHUNKED + chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n",
+    ],
+    ids=["content-length", "chunked"],
+)
+def test_a_connection_back_in_the_pool_serves_the_next_request_before_the_stream_closes(
+    serve, answer
+):
+    # Under gevent another request may take the connection between the stream's last read and
+    # its close: the connection must be ready then (http.client left a Content-Length answer
+    # open, and the next request on it failed as "not valid HTTP").
+    http = serve([(answer, 0)], [(answer, 0)])
+    first = http.request("POST", "/s", data=b"{}", stream=True)
+    assert b"".join(http.iter_bytes(first)) == b"data: [DONE]\n\n"
+    second = http.request("POST", "/s", data=b"{}")
+    assert second.content == b"data: [DONE]\n\n"
+    first.close()
+    assert _connections(http) == 1
+
+
+def test_a_stream_finished_after_its_last_event_leaves_its_connection_ready(serve):
+    # The relay's way to end a stream at [DONE] (upstream_body.finish), same requirement.
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\ndata: [DONE]\n\n"
+    http = serve([(answer, 0)], [(answer, 0)])
+    first = http.request("POST", "/s", data=b"{}", stream=True)
+    reads = http.iter_bytes(first)
+    assert next(reads) == b"data: [DONE]\n\n"
+    http.finish(first, reads)
+    assert http.request("POST", "/s", data=b"{}").content == b"data: [DONE]\n\n"
+    first.close()
+    assert _connections(http) == 1
+
+
 def _connections(http: UpstreamHTTP) -> int:
     pool = next(iter(http.session.get_adapter("http://x")._pools.values()))
     return pool.num_connections

@@ -36,6 +36,7 @@ OPTIONS = frozenset(
         "total_timeout",
         "max_response_bytes",
         "pool_size",
+        "keepalive_expiry",
         "forward_client_key",
         "discover_models",
         "discover_ttl",
@@ -59,8 +60,9 @@ class OpenAIBackend(Backend):
 
     Options: `base_url`, `api_key_env` (the name of the environment variable holding the key),
     `headers`, `connect_timeout`, `read_timeout`, `total_timeout` (a whole answer, or the first
-    event of a stream), `max_response_bytes`, `pool_size`, `forward_client_key` (send the
-    client's own bearer token instead of a server key), `discover_models` and `discover_ttl`.
+    event of a stream), `max_response_bytes`, `pool_size`, `keepalive_expiry`,
+    `forward_client_key` (send the client's own bearer token instead of a server key),
+    `discover_models` and `discover_ttl`.
     """
 
     def __init__(self, name: str, options: Mapping[str, Any], settings: Mapping[str, Any]) -> None:
