@@ -99,3 +99,21 @@ def test_fractional_created_times_arrive_as_integers(sdk, gateway):
 def test_a_bare_array_model_list_is_discovered(sdk):
     ids = {model.id for model in sdk.models.list()}
     assert {f"quirky/{model}" for model in MODELS} <= ids
+
+
+def test_choices_without_delta_reach_the_sdk_and_langchain_with_one(sdk, gateway):
+    chunks = list(sdk.chat.completions.create(model="quirky/no-delta", messages=HI, stream=True))
+    # The usual loop over a stream reads `delta` of every choice: a missing one raised.
+    text = "".join(choice.delta.content or "" for chunk in chunks for choice in chunk.choices)
+    assert text == "".join(TEXT)
+    assert [c.choices[0].finish_reason for c in chunks][-2:] == ["stop", None]
+    with sdk.chat.completions.stream(model="quirky/no-delta", messages=HI) as stream:
+        final = stream.get_final_completion()
+    assert final.choices[0].message.content == "".join(TEXT)
+    assert final.choices[0].finish_reason == "stop"
+    llm = ChatOpenAI(
+        model="quirky/no-delta", base_url=f"{gateway.url}/v1", api_key=KEY, max_retries=0
+    )
+    pieces = list(llm.stream("Say hi"))
+    assert "".join(str(piece.content) for piece in pieces) == "".join(TEXT)
+    assert any(p.response_metadata.get("finish_reason") == "stop" for p in pieces)

@@ -1,7 +1,8 @@
 """A fake OpenAI-compatible upstream with the documented quirks of other servers, picked by the
 requested model: streams without `[DONE]` (older text-generation-inference), failures sent as
 `error:` lines (older llama.cpp), usage only in `x_groq` (Groq), fractional `created` times
-(SambaNova), and a model list that is a bare array (Together)."""
+(SambaNova), choices without `delta` (Azure's asynchronous content filter), and a model list
+that is a bare array (Together)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ app = Flask(__name__)
 TEXT = ["Hello", " from", " a quirky server."]
 USAGE = {"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16, "queue_time": 0.01}
 CONTEXT_ERROR = "the request exceeds the available context size"
-MODELS = ["no-done", "error-line", "error-line-first", "groq-usage", "fractional"]
+MODELS = ["no-done", "error-line", "error-line-first", "groq-usage", "fractional", "no-delta"]
+# What Azure's asynchronous filter adds to choices, in chunks without a `delta`.
+FILTER = {"hate": {"filtered": False, "severity": "safe"}}
 
 
 def _chunk(model: str, delta: dict[str, Any], finish: str | None, **extra: Any) -> bytes:
@@ -28,6 +31,13 @@ def _chunk(model: str, delta: dict[str, Any], finish: str | None, **extra: Any) 
         "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
         **extra,
     }
+    return b"data: " + json.dumps(chunk).encode() + b"\n\n"
+
+
+def _annotation(model: str) -> bytes:
+    """A chunk whose choice has no `delta`: the filter's verdict on text already sent."""
+    choice = {"index": 0, "finish_reason": None, "content_filter_results": FILTER}
+    chunk = {"id": "", "object": "", "created": 0, "model": model, "choices": [choice]}
     return b"data: " + json.dumps(chunk).encode() + b"\n\n"
 
 
@@ -45,6 +55,10 @@ def _events(model: str) -> Iterator[bytes]:
         yield b'error: {"code":500,"message":"KV cache is full","type":"server_error"}\n\n'
     elif model == "groq-usage":
         yield _chunk(model, {}, "stop", x_groq={"id": "req_1", "usage": USAGE})
+    elif model == "no-delta":
+        yield _annotation(model)
+        yield _chunk(model, {}, "stop")
+        yield _annotation(model)
     else:
         yield _chunk(model, {}, "stop")
     if model != "no-done":

@@ -1,5 +1,6 @@
 """Answers of OpenAI-compatible servers that stray from OpenAI's shapes: `created` with a
-fraction of a second (SambaNova), and a model list sent as a bare array (Together)."""
+fraction of a second (SambaNova), chunk choices without `delta` (Azure's asynchronous content
+filter), and a model list sent as a bare array (Together)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from app.backends.openai.stream import ModelRewriter, WholeSecondsRewriter, relay
+from app.backends.openai.rewrite import ModelRewriter, WholeSecondsRewriter
+from app.backends.openai.stream import relay
 from app.errors import UpstreamError
 from tests.support.openai_checks import check_chat_completion, check_chat_sse, check_model_list
 from tests.support.openai_upstream import (
@@ -81,6 +83,52 @@ def test_an_ordinary_stream_keeps_the_upstreams_bytes():
     body = sse_body(stream_chunks("a"))
     out = b"".join(relay("up", [body], ModelRewriter("gw"), UpstreamError))
     assert out == body.replace(b'"model":"real-model"', b'"model":"gw"')
+
+
+# -- choices without delta -----------------------------------------------------------------------
+
+ANNOTATION = (
+    b'{"choices":[{"content_filter_offsets":{"check_offset":5},"finish_reason":null,"index":0}],'
+    b'"created":0,"id":"","model":"","object":""}'
+)
+
+
+def test_a_chat_chunk_choice_without_delta_gets_an_empty_one():
+    out = json.loads(ModelRewriter("gw", chat=True).event(ANNOTATION))
+    assert out["choices"][0]["delta"] == {} and out["model"] == "gw"
+    assert out["choices"][0]["content_filter_offsets"] == {"check_offset": 5}
+
+
+def test_the_delta_fix_holds_in_a_stream_with_fractional_times_too():
+    first = b'{"id":"x","created":1.5,"model":"m","choices":[{"index":0,"delta":{}}]}'
+    rewriter = ModelRewriter("gw", chat=True).for_stream(first)
+    assert json.loads(rewriter.event(ANNOTATION))["choices"][0]["delta"] == {}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"id":"x","model":"m","choices":[{"index":0,"delta":{"content":"a"}}]}',
+        b'{"id":"x","model":"m","choices":[],"usage":{"total_tokens":3}}',
+    ],
+)
+def test_chunks_with_a_delta_or_no_choices_keep_their_bytes(data):
+    assert ModelRewriter("gw", chat=True).event(data) == data.replace(b'"m"', b'"gw"')
+
+
+def test_legacy_completion_chunks_get_no_delta():
+    data = b'{"id":"x","object":"text_completion","model":"m","choices":[{"text":"a","index":0}]}'
+    assert ModelRewriter("gw").event(data) == data.replace(b'"m"', b'"gw"')
+
+
+def test_a_relayed_chat_stream_has_a_delta_in_every_choice(client, upstream):
+    body = sse_body([*stream_chunks("ab")[:-1], json.loads(ANNOTATION), stream_chunks("ab")[-1]])
+    upstream.post(CHAT_URL, body=body, content_type="text/event-stream")
+    payloads = sse_payloads(client.post("/v1/chat/completions", json=chat_body(stream=True)).data)
+    chunks = payloads[:-1]
+    assert len(chunks) == 4 and payloads[-1] == "[DONE]"
+    assert all(choice["delta"] is not None for chunk in chunks for choice in chunk["choices"])
+    assert chunks[2]["choices"][0]["delta"] == {}
 
 
 # -- model lists --------------------------------------------------------------------------------

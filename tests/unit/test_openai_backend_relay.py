@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from app.backends.openai.stream import DONE, ModelRewriter, relay
+from app.backends.openai.rewrite import ModelRewriter
+from app.backends.openai.stream import DONE, relay
 from app.backends.openai.usage import UsageCounter
 from app.errors import APIError, UpstreamError
 from tests.support.openai_upstream import (

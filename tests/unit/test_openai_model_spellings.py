@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from app.backends.openai.stream import ModelRewriter
+from app.backends.openai.rewrite import ModelRewriter
 from tests.support.openai_upstream import CHAT_URL, UPSTREAM, chat_body, make_app, sse_payloads
 
 SECRET = "secret-up"

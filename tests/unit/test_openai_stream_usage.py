@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from app import observe
-from app.backends.openai.stream import ModelRewriter, relay
+from app.backends.openai.rewrite import ModelRewriter
+from app.backends.openai.stream import relay
 from app.backends.openai.usage import UsageCounter
 from app.errors import UpstreamError
 from app.tokens import count_functions

@@ -15,7 +15,8 @@ from collections.abc import Callable
 import pytest
 
 from app.backends.http import UpstreamHTTP
-from app.backends.openai.stream import DONE, ModelRewriter, relay
+from app.backends.openai.rewrite import ModelRewriter
+from app.backends.openai.stream import DONE, relay
 from app.errors import UpstreamError
 from tests.support.openai_upstream import chat_body, make_app, sse_payloads
 from tests.support.scripted_upstream import CHUNKED, Scripted, chunk

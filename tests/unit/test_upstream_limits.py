@@ -9,7 +9,8 @@ import pytest
 import responses
 
 from app.backends.http import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TOTAL_TIMEOUT, UpstreamHTTP
-from app.backends.openai.stream import ModelRewriter, relay
+from app.backends.openai.rewrite import ModelRewriter
+from app.backends.openai.stream import relay
 from app.errors import APIError, UpstreamError, UpstreamTimeoutError
 from tests.support.openai_upstream import trickle
 

@@ -17,7 +17,8 @@ from app.backends.http import UpstreamHTTP
 from app.backends.openai.discovery import model_objects
 from app.backends.openai.errors import http_error, reported_error
 from app.backends.openai.replay import replayed
-from app.backends.openai.stream import ModelRewriter, relay
+from app.backends.openai.rewrite import ModelRewriter
+from app.backends.openai.stream import relay
 from app.backends.openai.usage import UsageCounter, whole_seconds
 from app.backends.upstream_status import passed_headers
 from app.errors import APIError, UpstreamError
@@ -200,7 +201,7 @@ class OpenAIBackend(Backend):
         stream.events = relay(
             self.name,
             self.http.iter_bytes(response),
-            ModelRewriter(call.model),
+            ModelRewriter(call.model, chat=operation == "chat"),
             lambda data: reported_error(self.name, data, secrets),
             counter,
             self.http.deadline(response),

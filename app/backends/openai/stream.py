@@ -8,101 +8,17 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from app.backends.openai.usage import (
-    UsageCounter,
-    compact,
-    json_object,
-    report_usage,
-    whole_seconds,
-)
+from app.backends.openai.rewrite import ModelRewriter
+from app.backends.openai.usage import UsageCounter, json_object, report_usage
 from app.backends.sse import RawSSEDecoder, RawSSEEvent
 from app.backends.upstream_deadline import first_event_reads
 from app.errors import APIError, UpstreamError
 
 DONE = b"data: [DONE]\n\n"
-# `"model": "<string>"`, matched where a `"model"` starts (an unrolled loop: far faster than an
-# alternation on every event).
-_MODEL = re.compile(rb'"model"\s*:\s*"[^"\\]*(?:\\.[^"\\]*)*"')
 # An event whose first key is `error`: an error even when the rest is not valid JSON.
 _ERROR = re.compile(rb'\s*\{\s*"error"\s*:')
 # Some upstreams send `"error": null` in every chunk: told apart without parsing the event.
 _NO_ERROR = re.compile(rb'"error"\s*:\s*(?:null|false)\s*[,}]')
-# `"created": 1700000000.5`: a time written with a fraction (or an exponent), not the integer
-# the spec wants.
-_FRACTIONAL_TIME = re.compile(rb'"created"\s*:\s*-?[0-9]+[.eE]')
-
-
-class ModelRewriter:
-    """Sets `model` in raw JSON events by splicing bytes, instead of re-encoding each event."""
-
-    def __init__(self, model: str) -> None:
-        self.model = model
-        self.replacement = b'"model":' + json.dumps(model).encode()
-
-    def __call__(self, data: bytes) -> bytes:
-        """`data` with its top-level `model` set to the client's id (added when missing); data
-        that is no JSON object as it came."""
-        return self.event(data) or data
-
-    def event(self, data: bytes) -> bytes | None:
-        """`data` with its top-level `model` set, or None when it is no JSON object."""
-        spliced = self.splice(data)
-        if spliced is not None:
-            return spliced
-        event = json_object(data)
-        if event is None:
-            return None
-        # Parsing keeps the last of repeated keys, as the client's parser would; a chunk
-        # without `model` gets one, as the spec wants it in every chunk.
-        event["model"] = self.model
-        return compact(event)
-
-    def for_stream(self, first: bytes) -> ModelRewriter:
-        """The rewriter for a stream whose first event's data is `first`: this one, or a
-        `WholeSecondsRewriter` when that event writes `created` with a fraction (the server
-        does so in every chunk), so the check costs once per stream, not once per event."""
-        return WholeSecondsRewriter(self.model) if _FRACTIONAL_TIME.search(first) else self
-
-    def splice(self, data: bytes) -> bytes | None:
-        """`data` with its top-level `model` replaced, or None when splicing would not be exact.
-
-        Only the ordinary case is spliced: exactly one `"model"` in `data`, a top-level key
-        (a single `{` before it) holding a string, and no escaped spelling of the key. Anything
-        else (a repeated, absent, null or numeric `model`, `"mod\\u0065l"`, a `"model"` inside
-        a string, one after a nested object) is left to a full parse.
-        """
-        start = data.find(b'"model"')
-        if start < 0:
-            return None
-        match = _MODEL.match(data, start)
-        if (
-            match is None
-            or data.find(b'"model"', match.end()) >= 0
-            or data.count(b"{", 0, start) != 1
-        ):
-            return None
-        # Cheap for the usual event without a backslash. With one, a quote before `model`
-        # can be escaped (the match is inside a string), and every letter of `model` is
-        # in U+0064..U+006F, so any escaped spelling of the key holds `\u006`.
-        if data.find(b"\\") >= 0 and (data[start - 1] == 0x5C or data.find(b"\\u006") >= 0):
-            return None
-        return data[:start] + self.replacement + data[match.end() :]
-
-
-class WholeSecondsRewriter(ModelRewriter):
-    """Sets `model`, and makes `created` a whole number of seconds, in the events of a stream
-    whose server writes fractional times: each event is parsed and encoded anew."""
-
-    def event(self, data: bytes) -> bytes | None:
-        """`data` with its top-level `model` set and `created` whole, or None when it is no
-        JSON object."""
-        event = json_object(data)
-        if event is None:
-            return None
-        event["model"] = self.model
-        if "created" in event:
-            event["created"] = whole_seconds(event["created"])
-        return compact(event)
 
 
 def relay(
