@@ -58,6 +58,9 @@ THINKING_BUDGETS = (
     ("gemini-2.5-flash", 1, 24576, True),
 )
 
+# Models that think not at all (or only on their own): any thinkingConfig is refused.
+NO_THINKING = ("gemini-1.", "gemini-2.0", "gemma")
+
 
 class BadRequest(ValueError):
     """A request the real API would refuse with INVALID_ARGUMENT."""
@@ -179,6 +182,10 @@ def _check_thinking(thinking: Any, model: str) -> None:
     if thinking is None:
         return
     _require(isinstance(thinking, dict), "thinkingConfig must be an object")
+    _require(
+        not model.startswith(NO_THINKING),
+        "Unable to submit request because thinking is not supported by this model.",
+    )
     level, budget = thinking.get("thinkingLevel"), thinking.get("thinkingBudget")
     _require(
         level is None or budget is None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.backends.gemini.thinking import thinking_config
+from app.backends.gemini.thinking import thinking_config, with_effort
 from app.errors import InvalidRequestError
 from tests.fakes.gemini_checks import BadRequest, check_request
 from tests.unit.gemini_helpers import BASE, OK, chat, gemini_client, sent
@@ -70,6 +70,38 @@ def test_the_upstream_id_decides_not_the_client_s_name(client, upstream):
     # The test gateway maps gpt-4o to gemini-2.5-flash: a budget, not a level.
     assert chat(client, model="gpt-4o", reasoning_effort="none").status_code == 200
     assert sent(upstream)["generationConfig"] == {"thinkingConfig": {"thinkingBudget": 0}}
+
+
+@pytest.mark.parametrize("model", ["gemini-2.0-flash", "gemini-2.0-flash-lite", "gemini-1.5-pro"])
+def test_models_that_take_no_thinking_setting_get_none(client, upstream, model):
+    # Gemini answers any thinkingConfig for them with 400 "thinking is not supported".
+    upstream.post(url(model), json=OK)
+    assert chat(client, model=model, reasoning_effort="high").status_code == 200
+    body = sent(upstream)
+    assert "generationConfig" not in body
+    check_request(body, model)
+    with pytest.raises(BadRequest):
+        check_request(
+            {**body, "generationConfig": {"thinkingConfig": {"thinkingBudget": 0}}}, model
+        )
+
+
+def test_gemma_models_take_no_thinking_setting_either():
+    assert with_effort(None, "high", "models/gemma-3-27b-it") is None
+
+
+def test_a_default_thinking_setting_stays_as_the_operator_wrote_it(monkeypatch, upstream):
+    defaults = {"thinkingConfig": {"includeThoughts": True}}
+    client = gemini_client(monkeypatch, generation_config=defaults)
+    upstream.post(url("gemini-2.0-flash"), json=OK)
+    assert chat(client, model="gemini-2.0-flash", reasoning_effort="low").status_code == 200
+    assert sent(upstream)["generationConfig"] == defaults
+
+
+def test_an_unknown_effort_is_refused_for_models_without_thinking_too(client):
+    response = chat(client, model="gemini-2.0-flash", reasoning_effort="extreme")
+    assert response.status_code == 400
+    assert response.get_json()["error"]["param"] == "reasoning_effort"
 
 
 def test_a_models_prefix_does_not_hide_the_family():

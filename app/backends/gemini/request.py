@@ -93,7 +93,9 @@ def generation_config(
         config["candidateCount"] = body["n"]
     effort = body.get("reasoning_effort")
     if effort is not None:
-        config["thinkingConfig"] = with_effort(config.get("thinkingConfig"), effort, model)
+        thinking = with_effort(config.get("thinkingConfig"), effort, model)
+        if thinking is not None:
+            config["thinkingConfig"] = thinking
     if body.get("logprobs"):
         config["responseLogprobs"] = True
         if body.get("top_logprobs"):

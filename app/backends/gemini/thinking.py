@@ -40,6 +40,9 @@ MODEL_LEVELS = (
     (re.compile(r"gemini-3[.\d]*-pro"), ("low", "medium", "high")),
     (re.compile(r"gemini-3"), LEVELS),
 )
+# Models that take no thinking setting at all (Gemini refuses a `thinkingConfig` with 400
+# "thinking is not supported by this model"): `reasoning_effort` is left out for them.
+NO_THINKING = re.compile(r"gemini-1\.|gemini-2\.0|gemma")
 # The smallest budget of models that cannot turn thinking off (they refuse a budget of 0).
 MIN_BUDGETS = ((re.compile(r"gemini-2\.5-pro"), 128),)
 # Both are refused together, so the request's setting replaces the backend default's.
@@ -62,9 +65,14 @@ def thinking_config(effort: str, model: str) -> dict[str, Any]:
     return {"thinkingBudget": floor if 0 <= budget < floor else budget}
 
 
-def with_effort(defaults: Any, effort: str, model: str) -> dict[str, Any]:
+def with_effort(defaults: Any, effort: str, model: str) -> Any:
     """`thinkingConfig`: the backend default's own settings (e.g. `includeThoughts`) kept,
-    its budget or level replaced by the one for the request's `reasoning_effort`."""
+    its budget or level replaced by the one for the request's `reasoning_effort`; the default
+    as it is (None when there is none) for a model that takes no thinking setting."""
+    if NO_THINKING.match(model.removeprefix("models/")):
+        if effort not in EFFORT_LEVELS:
+            thinking_config(effort, model)  # the same 400 for a value that is not an effort
+        return defaults
     kept = {}
     if isinstance(defaults, Mapping):
         kept = {key: value for key, value in defaults.items() if key not in _EFFORT_KEYS}
