@@ -117,3 +117,38 @@ def test_choices_without_delta_reach_the_sdk_and_langchain_with_one(sdk, gateway
     pieces = list(llm.stream("Say hi"))
     assert "".join(str(piece.content) for piece in pieces) == "".join(TEXT)
     assert any(p.response_metadata.get("finish_reason") == "stop" for p in pieces)
+
+
+def test_a_padded_done_ends_the_stream_cleanly(sdk):
+    chunks = list(sdk.chat.completions.create(model="quirky/padded-done", messages=HI, stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "".join(TEXT)
+    with sdk.chat.completions.stream(model="quirky/padded-done", messages=HI) as stream:
+        assert stream.get_final_completion().choices[0].finish_reason == "stop"
+
+
+def test_a_json_error_typed_as_an_event_stream_is_that_error(sdk):
+    with pytest.raises(openai.BadRequestError) as info:
+        sdk.chat.completions.create(model="quirky/json-error", messages=HI, stream=True)
+    assert info.value.body["message"] == CONTEXT_ERROR
+    assert (info.value.code, info.value.param) == ("context_length_exceeded", "messages")
+
+
+def test_a_whole_answer_typed_as_an_event_stream_is_replayed(sdk):
+    options = {"include_usage": True}
+    chunks = list(
+        sdk.chat.completions.create(
+            model="quirky/json-answer", messages=HI, stream=True, stream_options=options
+        )
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "".join(TEXT)
+    assert chunks[-1].usage.total_tokens == USAGE["total_tokens"]
+    assert {c.model for c in chunks} == {"quirky/json-answer"}
+
+
+def test_an_endpoint_the_upstream_does_not_serve_is_not_found(sdk):
+    with pytest.raises(openai.NotFoundError) as info:
+        sdk.embeddings.create(model="quirky/no-done", input="hi")
+    assert info.value.code == "upstream_endpoint_not_found"
+    assert "(POST /v1/embeddings)" in info.value.body["message"]
+    with pytest.raises(openai.NotFoundError):
+        sdk.completions.create(model="quirky/no-done", prompt="hi", stream=True)

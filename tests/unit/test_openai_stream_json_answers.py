@@ -1,5 +1,6 @@
 """A stream request answered with one JSON body instead of events: told apart by any spelling
-of its media type or, without one, by its first byte (a scripted upstream on real sockets)."""
+of its media type or, without one, by its first byte; typed as an event stream, by the end of a
+body without events (a scripted upstream on real sockets)."""
 
 from __future__ import annotations
 
@@ -102,3 +103,21 @@ def test_an_empty_body_without_a_type_is_a_stream_cut_short(stream_answer):
     response = stream_answer((answer(b"", None), 0))
     assert response.status_code == 502
     assert response.get_json()["error"]["code"] == "upstream_stream_incomplete"
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_an_error_body_typed_as_an_event_stream_keeps_the_upstreams_message(stream_answer, chunked):
+    body = answer(json.dumps(QUOTA, indent=2).encode(), "text/event-stream", chunked)
+    # The body arrives in two reads: what came first is kept until the body ends.
+    response = stream_answer((body[:-30], 0), (body[-30:], 0.1))
+    error = check_error(response.get_json(), response.status_code)
+    assert error.message == "You exceeded your current quota."
+    assert error.code != "upstream_stream_incomplete"
+
+
+def test_a_complete_answer_typed_as_an_event_stream_is_replayed(stream_answer):
+    response = stream_answer((answer(json.dumps(COMPLETION).encode(), "text/event-stream"), 0))
+    assert response.status_code == 200 and response.mimetype == "text/event-stream"
+    events = sse_payloads(response.get_data())
+    assert "".join(e["choices"][0]["delta"].get("content", "") for e in events[:-1]) == "hi"
+    assert events[-1] == "[DONE]"

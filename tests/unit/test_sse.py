@@ -151,3 +151,39 @@ def test_a_large_event_is_kept_in_pieces_until_its_line_ends():
     assert len(decoder._parts) == 64
     [event] = decoder.feed(b"\n\n")
     assert len(event.data) == 64 * 16384
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 1000])
+@pytest.mark.parametrize("eol", [b"\n", b"\r\n", b"\r"])
+def test_a_leading_bom_is_skipped_by_the_raw_decoder_however_it_is_read(size, eol):
+    body = (BOM + b"data: a\n\ndata: b\n\n").replace(b"\n", eol)
+    decoder = RawSSEDecoder()
+    events = [e for i in range(0, len(body), size) for e in decoder.feed(body[i : i + size])]
+    assert [e.data for e in events + decoder.flush()] == [b"a", b"b"]
+    assert not decoder.truncated
+
+
+def test_only_a_leading_bom_is_skipped():
+    # Anywhere else it is part of the line: here of a field name nobody knows.
+    body = b"data: a\n\n" + BOM + b"data: b\n\n" + b"data: " + BOM + b"c\n\n"
+    assert [e.data for e in RawSSEDecoder().feed(body)] == [b"a", BOM + b"c"]
+    assert [e.data for e in RawSSEDecoder().feed(BOM + BOM + b"data: x\n\n")] == []
+
+
+@pytest.mark.parametrize("line", [b"data", b"data:", b"data: "])
+def test_a_data_field_without_a_value_is_an_empty_data_line(line):
+    # As the SSE spec has it: the event is dispatched, with empty data.
+    warm = RawSSEDecoder()
+    warm.feed(b"data: warm\n\n")  # past the first read: the short path may be taken
+    assert warm.feed(line + b"\n\n") == RawSSEDecoder().feed(line + b"\n\n") == [RawSSEEvent(b"")]
+    assert RawSSEDecoder().feed(line + b"\ndata: x\n\n") == [RawSSEEvent(b"\nx")]
+    assert list(iter_sse([line + b"\n", b"\n"])) == [SSEEvent("")]
+
+
+def test_a_data_line_without_a_value_and_no_blank_line_is_dispatched_at_the_end():
+    decoder = RawSSEDecoder()
+    assert decoder.feed(b"data:\n") == []
+    assert decoder.flush() == [RawSSEEvent(b"")] and not decoder.truncated

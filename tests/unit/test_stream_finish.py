@@ -83,3 +83,12 @@ def test_through_the_gateway_the_response_ends_after_done(scripted, monkeypatch)
         assert sse_payloads(response.get_data())[-1] == "[DONE]"
         assert time.monotonic() - start < PROMPT
     assert server.connections == 2
+
+
+def test_a_padded_done_ends_the_stream_and_frees_its_connection_too(scripted):
+    padded = CHUNKED + chunk(EVENT) + chunk(b"data: [DONE] \t\n\n")
+    server, http = scripted([(padded, 0), (END, 0.05)], [(padded + END, 0)])
+    for _ in range(2):
+        out, took = relayed(http)
+        assert out.endswith(DONE) and took < PROMPT
+    assert server.connections == 1

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import codecs
 import functools
+import itertools
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, cast
 
 import requests
@@ -18,7 +19,7 @@ from app.backends.openai.discovery import model_objects
 from app.backends.openai.errors import http_error, reported_error
 from app.backends.openai.replay import replayed
 from app.backends.openai.rewrite import ModelRewriter
-from app.backends.openai.stream import relay
+from app.backends.openai.stream import DONE, relay
 from app.backends.openai.usage import UsageCounter, whole_seconds
 from app.backends.upstream_status import passed_headers
 from app.errors import APIError, UpstreamError
@@ -120,10 +121,9 @@ class OpenAIBackend(Backend):
             content = self.http.read_body(response)
         finally:
             response.close()
-        answer = self._parse(operation, content, secrets)
         if streaming:
-            # The upstream ignored `stream`: the client still gets the stream it asked for.
-            return replayed(operation, call, answer, self.name)
+            return self._replayed(operation, call, content, secrets)
+        answer = self._parse(operation, content, secrets)
         answer["model"] = call.model
         created = whole_seconds(answer.get("created"))
         if created is not answer.get("created"):
@@ -143,6 +143,14 @@ class OpenAIBackend(Backend):
         if media == "application/json" or media.endswith("+json"):
             return True
         return self.http.peek(response).removeprefix(codecs.BOM_UTF8).lstrip()[:1] == b"{"
+
+    def _replayed(
+        self, operation: str, call: Call, content: bytes, secrets: tuple[str | None, ...]
+    ) -> Stream:
+        """The stream a client asked for, from one JSON body the upstream sent instead: an
+        error object raises that error (as it would without `stream`), a whole answer (the
+        upstream ignored `stream`) is replayed as its stream."""
+        return replayed(operation, call, self._parse(operation, content, secrets), self.name)
 
     def _failure(self, response: requests.Response, secrets: tuple[str | None, ...]) -> APIError:
         try:
@@ -198,6 +206,12 @@ class OpenAIBackend(Backend):
             # The client has the whole answer: it may hang up while the body's end is read.
             stream.complete = True
 
+        def whole(content: bytes) -> Iterator[dict[str, Any] | bytes]:
+            # One JSON body sent as an event stream: read as under its own media type.
+            replay = self._replayed(operation, call, content, secrets)
+            stream.usage = replay.usage
+            return itertools.chain(replay.events, (DONE,))
+
         stream.events = relay(
             self.name,
             self.http.iter_bytes(response),
@@ -209,6 +223,7 @@ class OpenAIBackend(Backend):
             record,
             functools.partial(self.http.wait_until, response),
             complete,
+            whole,
         )
         return stream
 

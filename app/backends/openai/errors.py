@@ -18,6 +18,9 @@ _OPENAI_TYPE = re.compile(r"^[a-z][a-z0-9_]*$")
 # Error `type`s that say the request itself was wrong, and the ones that say "slow down".
 _CLIENT_TYPES = frozenset({"invalid_request_error"})
 _RATE_LIMIT = frozenset({"rate_limit_exceeded", "requests", "rate_limit_error"})
+# An error that says the path or method is not served, as some servers answer an unknown
+# endpoint with a 2xx status (LM Studio: "Unexpected endpoint or method. (POST /v1/…)").
+_UNSERVED = re.compile(r"\b(?:unexpected|unknown|unsupported)\s+(?:endpoint|route)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -111,12 +114,20 @@ def http_error(
 def reported_error(name: str, data: bytes, secrets: Iterable[str | None]) -> APIError:
     """The error for an error object sent with a 2xx status: a stream's error event, or a body.
 
-    Its status comes from a numeric `code`, else from its `type`, else 502.
+    Its status comes from a numeric `code`; else a message saying the endpoint is not served
+    makes it the 404 OpenAI answers for an unknown path (not a 5xx: asking again cannot
+    help); else the status comes from its `type`, else 502.
     """
     fields = _fields(data, tuple(secrets))
     status = 502
     if fields.code is not None and fields.code.isdigit() and 400 <= int(fields.code) < 600:
         status = int(fields.code)
+    elif fields.message is not None and _UNSERVED.search(fields.message):
+        return status_error(
+            404,
+            f"Upstream `{name}` does not serve this endpoint: {fields.message}",
+            code="upstream_endpoint_not_found",
+        )
     elif fields.type in _CLIENT_TYPES:
         status = 400
     elif fields.type in _RATE_LIMIT or fields.code in _RATE_LIMIT:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import itertools
 import json
 import re
@@ -19,6 +20,9 @@ DONE = b"data: [DONE]\n\n"
 _ERROR = re.compile(rb'\s*\{\s*"error"\s*:')
 # Some upstreams send `"error": null` in every chunk: told apart without parsing the event.
 _NO_ERROR = re.compile(rb'"error"\s*:\s*(?:null|false)\s*[,}]')
+# The most of a body without events that is kept in case it is one JSON document (an error
+# object, or a whole answer) sent as an event stream: far more than an error takes.
+BODY_BYTES = 1024 * 1024
 
 
 def relay(
@@ -32,7 +36,8 @@ def relay(
     on_usage: Callable[[dict[str, Any]], None] | None = None,
     wait: Callable[[float | None], bool] | None = None,
     on_complete: Callable[[], None] | None = None,
-) -> Iterator[bytes]:
+    whole: Callable[[bytes], Iterable[bytes | dict[str, Any]]] | None = None,
+) -> Iterator[bytes | dict[str, Any]]:
     """Yield the complete upstream events of each read as SSE bytes, ending with `[DONE]`.
 
     A stream whose body ends without `[DONE]` after a finished answer (its last event a chunk
@@ -50,6 +55,11 @@ def relay(
     `on_usage` gets the usage of each event with a top-level `usage` object, and that of
     the chunk `counter` adds, before `[DONE]` is yielded; `on_complete` is called just before
     `[DONE]` is.
+    A body that ends without any event but looks like one JSON object (what some servers send
+    as `text/event-stream` instead of an error status, or instead of the stream) goes to
+    `whole`, whose events (the stream replayed from a whole answer, or an error raised for an
+    error object) are yielded instead; without `whole` it is a stream cut short.
+    `[DONE]` padded with blanks ends the stream as well; an event without data is dropped.
     """
     decoder = RawSSEDecoder(error_field=True)
     reads: Iterator[bytes] = iter(chunks)
@@ -58,13 +68,18 @@ def relay(
     if deadline is not None:
         reads = first_event_reads(name, reads, deadline, wait, lambda: live[0])
     last: list[RawSSEEvent] = []  # the events of the last read that completed any
+    # The reads before the first event, while they may be one JSON body instead of events.
+    head = _Head() if whole is not None else None
     # One flat loop, run for every event of every stream; None marks the end of the body.
     for chunk in itertools.chain(reads, (None,)):
         events = decoder.flush() if chunk is None else decoder.feed(chunk)
         if events:
             if not live[0]:
-                live[0] = True
-                rewrite = rewrite.for_stream(events[0].data)
+                head = None
+                first = _first_data(events)
+                if first is not None:
+                    live[0] = True
+                    rewrite = rewrite.for_stream(first)
             last = events
             out, end, done = _encode(name, events, rewrite, on_error, counter, on_usage)
             if done and on_complete is not None:
@@ -76,7 +91,17 @@ def relay(
             if done:
                 (finish or _leave)(rest)
                 return
-    if last and not decoder.truncated and answered(last[-1].data):
+        elif head is not None and chunk is not None and not head.keep(chunk):
+            head = None
+    body = head.body() if head is not None else None
+    if body is not None and whole is not None:
+        # Made whole before anything is yielded: an error is still an ordinary error response.
+        answer = whole(body)
+        if on_complete is not None:
+            on_complete()
+        yield from answer
+        return
+    if last and not decoder.truncated and answered(_last_data(last)):
         # Some servers end a finished answer without `[DONE]`; OpenAI's clients expect it, and
         # the usage chunk the client asked for comes before it.
         out, _, _ = _encode(name, [RawSSEEvent(b"[DONE]")], rewrite, on_error, counter, on_usage)
@@ -105,20 +130,19 @@ def _encode(
     for event in events:
         data = event.data
         if data == b"[DONE]":
-            usage = counter.usage_chunk(rewrite.model) if counter is not None else None
-            if usage is not None:
-                # An upstream's own usage (split off its chunk) was reported as it came.
-                if on_usage is not None and not counter.upstream_sent:
-                    on_usage(usage["usage"])
-                out.append(b"data: " + json.dumps(usage, separators=(",", ":")).encode())
-                out.append(b"\n\n")
-            out.append(DONE)
-            return b"".join(out), None, True
+            return _done(out, rewrite, counter, on_usage), None, True
         if event.event == b"error" or ((at := data.find(b'"error"')) >= 0 and _is_error(data, at)):
             return b"".join(out), on_error(data), False
         try:
             data = _checked(name, data)
         except UpstreamError as exc:
+            # Only events that are no JSON object get here, so ordinary ones pay nothing.
+            marker = data.strip()
+            if marker == b"[DONE]":  # some servers pad it with spaces or a tab
+                return _done(out, rewrite, counter, on_usage), None, True
+            if not marker:
+                # `data:` without a value: nothing to relay, and no client could parse it.
+                continue
             return b"".join(out), exc, False
         if counter is not None:
             data = counter.add(data, on_usage)
@@ -135,6 +159,63 @@ def _encode(
             data = data.replace(b"\n", b"\ndata: ")
         out += (b"data: ", data, b"\n\n")
     return b"".join(out), None, False
+
+
+def _done(
+    out: list[bytes],
+    rewrite: ModelRewriter,
+    counter: UsageCounter | None,
+    on_usage: Callable[[dict[str, Any]], None] | None,
+) -> bytes:
+    """`out`, then the usage chunk the gateway owes the client (if any), then `[DONE]`."""
+    usage = counter.usage_chunk(rewrite.model) if counter is not None else None
+    if usage is not None:
+        # An upstream's own usage (split off its chunk) was reported as it came.
+        if on_usage is not None and not counter.upstream_sent:
+            on_usage(usage["usage"])
+        out.append(b"data: " + json.dumps(usage, separators=(",", ":")).encode())
+        out.append(b"\n\n")
+    out.append(DONE)
+    return b"".join(out)
+
+
+def _first_data(events: list[RawSSEEvent]) -> bytes | None:
+    """The data of the first event that has any (events without data are dropped)."""
+    return next((event.data for event in events if event.data.strip()), None)
+
+
+def _last_data(events: list[RawSSEEvent]) -> bytes:
+    """The data of the last event that has any, or nothing."""
+    return next((event.data for event in reversed(events) if event.data.strip()), b"")
+
+
+class _Head:
+    """The reads of a body before its first event, kept while they may be one JSON object of
+    at most `BODY_BYTES` (an event stream starts with a field name or a comment, never `{`)."""
+
+    __slots__ = ("parts", "size")
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def keep(self, chunk: bytes) -> bool:
+        """Keep one read; False once the body cannot be such an object."""
+        self.size += len(chunk)
+        if self.size > BODY_BYTES:
+            return False
+        if not self.parts:
+            chunk = chunk.removeprefix(codecs.BOM_UTF8).lstrip()
+            if not chunk:
+                return True
+            if chunk[:1] != b"{":
+                return False
+        self.parts.append(chunk)
+        return True
+
+    def body(self) -> bytes | None:
+        """What was kept, or None when nothing was."""
+        return b"".join(self.parts) if self.parts else None
 
 
 def _is_error(data: bytes, at: int) -> bool:
