@@ -116,6 +116,16 @@ def test_totals_add_up_across_both_workers(gateway):
             prompt_tokens += usage["prompt_tokens"]
             completion_tokens += usage["completion_tokens"]
     labels = {"route": CHAT, "model": "gpt-4o", "backend": "mock", "status": "200"}
+    # A request is counted as its response closes, just after the client has the body: on a
+    # busy machine the last one may not be in yet.
+    deadline = time.monotonic() + 5
+    while (
+        value(scrape(gateway), "gateway_requests_total", **labels)
+        - value(before, "gateway_requests_total", **labels)
+        < sent
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
     # Every scrape, whichever worker answers it, sees the sum over both.
     for _ in range(4):
         after = scrape(gateway)
