@@ -2,9 +2,11 @@
 
 Behaviour is chosen by the last user turn: tool results are echoed back as text; with tools and
 `tool_choice` `tool`/`any` (or `auto` and a tool named in the text) it calls tools with inputs
-built from their schemas; otherwise it greets and echoes the text. Markers in the text trigger
-failures: `[overloaded]` (529), `[ratelimit]` (429), `[overloaded-mid]` (an `error` event after
-some text) and `[cut]` (the stream stops before `message_stop`).
+built from their schemas; with `output_config.format` it answers JSON that fits the schema;
+otherwise it greets and echoes the text. Markers in the text trigger failures: `[overloaded]`
+(529), `[ratelimit]` (429), `[overloaded-mid]` (an `error` event after some text), `[cut]` (the
+stream stops before `message_stop`) and `[refuse]` (a refusal). Breakpoints are counted as
+prompt caching counts them (anthropic_caching.py).
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
+from tests.fakes import anthropic_caching as caching
+from tests.fakes import anthropic_structured as structured
 from tests.fakes import anthropic_thinking as thinking
 from tests.fakes import anthropic_wire as wire
 from tests.fakes.anthropic_checks import check_body
 
 API_KEY = "sk-ant-fake-0123456789"
+REFUSAL = "I can't help with that request."
 app = Flask(__name__)
 _last: dict[str, Any] = {}
 
@@ -35,24 +40,6 @@ def error(status: int, kind: str, message: str, headers: dict | None = None) -> 
 
 def _words(text: str) -> int:
     return len(re.findall(r"\S+", text))
-
-
-def _sample(schema: dict[str, Any], name: str = "value") -> Any:
-    """A value that satisfies a simple JSON schema."""
-    if "enum" in schema:
-        return schema["enum"][0]
-    kind = schema.get("type")
-    if kind == "object" or "properties" in schema:
-        return {key: _sample(sub, key) for key, sub in (schema.get("properties") or {}).items()}
-    if kind == "array":
-        return [_sample(schema.get("items") or {}, name)]
-    if kind == "integer":
-        return 42
-    if kind == "number":
-        return 21.5
-    if kind == "boolean":
-        return True
-    return "Paris" if name in ("city", "location") else f"{name}-value"
 
 
 def _last_user(body: dict[str, Any]) -> dict[str, Any]:
@@ -90,7 +77,7 @@ def _tool_blocks(body: dict[str, Any], text: str) -> list[dict[str, Any]]:
             "type": "tool_use",
             "id": f"toolu_fake{i:02d}",
             "name": tool["name"],
-            "input": _sample(tool["input_schema"]),
+            "input": structured.sample(tool["input_schema"]),
         }
         for i, tool in enumerate(chosen)
     ]
@@ -99,6 +86,9 @@ def _tool_blocks(body: dict[str, Any], text: str) -> list[dict[str, Any]]:
 def _answer(body: dict[str, Any]) -> tuple[list[dict[str, Any]], str, str | None]:
     """(content blocks, stop_reason, stop_sequence) for a valid request."""
     last = _last_user(body)
+    if "[refuse]" in last["text"]:
+        return [{"type": "text", "text": REFUSAL}], "refusal", None
+    schema = structured.output_schema(body)
     if last["results"]:
         text = "Tool results: " + "; ".join(_result_text(r) for r in last["results"])
     else:
@@ -106,6 +96,9 @@ def _answer(body: dict[str, Any]) -> tuple[list[dict[str, Any]], str, str | None
         if tools:
             return tools, "tool_use", None
         text = f"Hello from fake Claude ✓ — you said: {last['text']}"
+    if schema is not None:
+        # JSON outputs: the answer's text is JSON that fits the schema, whatever it was asked.
+        text = json.dumps(structured.sample(schema), ensure_ascii=False)
     for stop in body.get("stop_sequences") or []:
         if stop in text:
             return [{"type": "text", "text": text[: text.index(stop)]}], "stop_sequence", stop
@@ -120,6 +113,7 @@ def _usage(body: dict[str, Any], blocks: list[dict[str, Any]]) -> dict[str, Any]
     answer = [b for b in blocks if b["type"] not in thinking.THINKING_TYPES]
     output = sum(_words(b.get("text") or json.dumps(b.get("input"))) for b in answer)
     usage: dict[str, Any] = {"input_tokens": prompt, "output_tokens": output}
+    usage.update(caching.usage(body) or {})
     thought = thinking.tokens(blocks)
     if thought:
         # Anthropic's output_tokens already count the thinking.
@@ -192,7 +186,9 @@ def _block_events(index: int, block: dict[str, Any], marker: str) -> Iterator[di
 
 def _events(model, blocks, stop_reason, stop_sequence, usage, text) -> Iterator[bytes]:
     marker = next((m for m in ("[overloaded-mid]", "[cut]") if m in text), "")
-    yield wire.sse(wire.start(usage["input_tokens"], model))
+    # message_start and message_delta both carry the input counts (message_delta cumulatively).
+    inputs = {k: v for k, v in usage.items() if k.startswith("cache_")}
+    yield wire.sse(wire.start(usage["input_tokens"], model, **inputs))
     for index, block in enumerate(blocks):
         for event in _block_events(index, block, marker):
             if event is None:
@@ -201,6 +197,8 @@ def _events(model, blocks, stop_reason, stop_sequence, usage, text) -> Iterator[
             if event is wire.OVERLOADED:
                 return
     details = {k: v for k, v in usage.items() if k == "output_tokens_details"}
+    if inputs:
+        details.update(inputs, input_tokens=usage["input_tokens"])
     yield wire.sse(*wire.end(stop_reason, usage["output_tokens"], stop_sequence, **details))
 
 

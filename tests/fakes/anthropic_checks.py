@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.fakes import anthropic_thinking
+from tests.fakes import anthropic_caching, anthropic_structured, anthropic_thinking
 
 TOP_LEVEL = {
     "model", "messages", "max_tokens", "system", "stop_sequences", "stream", "temperature",
@@ -43,6 +43,8 @@ def check_body(body: Any) -> str | None:
         or _check_metadata(body.get("metadata"))
         or _check_messages(body.get("messages"))
         or anthropic_thinking.check(body)
+        or anthropic_structured.check(body)
+        or anthropic_caching.check(body)
     )
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 import responses
 from flask.testing import FlaskClient
 
+from tests.fakes import anthropic as fake
 from tests.fakes.anthropic_wire import gateway_models, message
 
 BASE = "https://api.anthropic.test"
@@ -30,6 +32,21 @@ def upstream() -> Iterator[responses.RequestsMock]:
         mock.add(
             responses.POST, f"{BASE}/v1/messages", json=message([{"type": "text", "text": "Hi"}])
         )
+        yield mock
+
+
+@contextmanager
+def fake_messages_api() -> Iterator[responses.RequestsMock]:
+    """The fake Anthropic API (tests/fakes/anthropic.py), with its request checks, behind the
+    Messages API's URL."""
+    fake_client = fake.app.test_client()
+
+    def reply(request: Any) -> tuple[int, dict[str, str], bytes]:
+        answer = fake_client.post("/v1/messages", data=request.body, headers=dict(request.headers))
+        return answer.status_code, {"content-type": answer.content_type}, answer.get_data()
+
+    with responses.RequestsMock() as mock:
+        mock.add_callback(responses.POST, f"{BASE}/v1/messages", callback=reply)
         yield mock
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import requests
 
+from app.backends.anthropic.caching import cache_mark
 from app.backends.anthropic.errors import response_error
 from app.backends.anthropic.prefill import PrefillPolicy
 from app.backends.anthropic.request import DEFAULT_MAX_TOKENS, build_request
@@ -34,8 +35,9 @@ class AnthropicBackend(Backend):
     Options: `api_key_env` (env var holding the key, default ANTHROPIC_API_KEY), `base_url`
     (default https://api.anthropic.com), `anthropic_version` (default 2023-06-01), `beta`
     (list of `anthropic-beta` flags), `default_max_tokens` (sent when the client gives no
-    limit, default 4096), `discover_ttl` (s the model list is kept, default 300), plus the
-    connection options of `UpstreamHTTP`.
+    limit, default 4096), `prompt_caching` (cache breakpoints, default off) with
+    `prompt_cache_ttl` (`5m` or `1h`, default `5m`), `discover_ttl` (s the model list is kept,
+    default 300), plus the connection options of `UpstreamHTTP`.
     """
 
     def __init__(self, name: str, options: Mapping[str, Any], settings: Mapping[str, Any]) -> None:
@@ -48,6 +50,8 @@ class AnthropicBackend(Backend):
         self.default_max_tokens = int(self.options.get("default_max_tokens", DEFAULT_MAX_TOKENS))
         if self.default_max_tokens < 1:
             raise ValueError(f"backend `{name}`: default_max_tokens must be at least 1")
+        # The `cache_control` of the gateway's breakpoints; None: no prompt caching.
+        self.cache_mark = cache_mark(name, self.options)
         base_url = str(self.options.get("base_url") or DEFAULT_BASE_URL)
         self.http = UpstreamHTTP(name, base_url, self.options)
         # `/v1/models` asks on every call: one listing per TTL, not a round trip per call.
@@ -72,13 +76,14 @@ class AnthropicBackend(Backend):
 
     def chat(self, call: Call) -> Result:
         """A chat completion (or stream of chunks) from one Messages API call."""
-        options = {"default_max_tokens": self.default_max_tokens}
+        options = {"default_max_tokens": self.default_max_tokens, "cache_mark": self.cache_mark}
         plan = build_request(call.body, call.route.upstream_model, options, self.thinking)
         model = call.route.upstream_model
         payload = self.prefill.payload(plan.payload, model)
         stream = bool(payload.get("stream"))
         thinking = "thinking" in payload
-        _, stops = split_stops(call.body)
+        # A JSON answer is never cut by the stops the gateway applies itself (`"\n"` …).
+        _, stops = ([], []) if plan.native_json else split_stops(call.body)
         started = time.monotonic()
         try:
             response = self._send("POST", "/v1/messages", json_body=payload, stream=stream)

@@ -6,6 +6,7 @@ import hashlib
 import re
 from typing import Any
 
+from app.backends.anthropic.caching import CLIENT_MARK, client_marked, message_marked
 from app.backends.anthropic.legacy import LegacyCalls
 from app.backends.images import data_url_type
 from app.backends.translate import CONVERSATION_START, content_text, parse_data_url, tool_arguments
@@ -78,17 +79,25 @@ def _user_blocks(content: Any, param: str) -> list[Block]:
     for i, part in enumerate(content):
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text":
-            blocks += _text_block(str(part.get("text") or ""))
+            made = _text_block(str(part.get("text") or ""))
         elif kind == "image_url":
-            blocks.append(_image_block(part, f"{param}[{i}]"))
+            made = [_image_block(part, f"{param}[{i}]")]
         elif kind == "file":
-            blocks.append(_document_block(part, f"{param}[{i}]"))
+            made = [_document_block(part, f"{param}[{i}]")]
         else:
             raise UnsupportedError(
                 f"Content parts of type {kind!r} are not supported by this model.",
                 param=f"{param}[{i}].type",
             )
+        if made and client_marked(part):
+            _mark(made[-1])
+        blocks += made
     return blocks
+
+
+def _mark(block: Block) -> None:
+    """Note a client's cache breakpoint on `block`; caching.place_breakpoints decides."""
+    block[CLIENT_MARK] = {"type": "ephemeral"}
 
 
 def _tool_use(call_id: str, function: dict[str, Any], param: str) -> Block:
@@ -221,6 +230,10 @@ def conversation(messages: list[Any], legacy: bool = False) -> list[Turn]:
         role, blocks = _turn(message, index, calls)
         if not blocks:
             continue
+        # A mark on the message, or on a part of content the gateway sends as one block,
+        # marks the message's last block; a user's parts were marked one by one.
+        if client_marked(message) or (message["role"] != "user" and message_marked(message)):
+            _mark(blocks[-1])
         if turns and turns[-1]["role"] == role:
             turns[-1]["content"].extend(blocks)
         else:

@@ -8,20 +8,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.backends.allowed_tools import allowed_function_names
+from app.backends.anthropic.caching import place_breakpoints
 from app.backends.anthropic.legacy import tool_choice_fields
 from app.backends.anthropic.messages import prompt
 from app.backends.anthropic.stops import split_stops
+from app.backends.anthropic.structured import apply_response_format
 from app.backends.anthropic.thinking import apply_thinking
 from app.backends.anthropic.thinking_memory import ThinkingMemory, replay
 from app.backends.translate import legacy_functions, max_output_tokens
 from app.errors import InvalidRequestError, UnsupportedError
 
 DEFAULT_MAX_TOKENS = 4096
-JSON_OBJECT_INSTRUCTION = (
-    "Respond only with a single valid JSON object. Do not wrap it in Markdown code fences and "
-    "do not add any text before or after it."
-)
-_ANSWER_DESCRIPTION = "Give the final answer as a JSON object that matches this schema."
 # Length of the hex SHA-256 sent as `metadata.user_id`: 128 bits keeps distinct users apart.
 USER_ID_HEX_CHARS = 32
 # Anthropic tool_choice types that make the model call a tool.
@@ -33,13 +30,16 @@ class Plan:
     """The Anthropic request body, and how to read the answer back.
 
     `answer_tool` names the tool that carries a `json_schema` answer: its input is the
-    message content the client receives, never a tool call. `legacy`: the request has the
-    deprecated `functions`, so the answer's first tool call becomes its `function_call`.
+    message content the client receives, never a tool call. `native_json`: the answer's text is
+    the JSON of Anthropic's structured outputs, which the gateway's own stop sequences leave
+    whole. `legacy`: the request has the deprecated `functions`, so the answer's first tool
+    call becomes its `function_call`.
     """
 
     payload: dict[str, Any]
     answer_tool: str | None = None
     legacy: bool = False
+    native_json: bool = False
 
 
 def _number(body: dict[str, Any], name: str, low: float, high: float) -> float | None:
@@ -147,57 +147,6 @@ def _tool_choice(
     return (mapped if choice is not None or len(mapped) > 1 else None), tools
 
 
-def _answer_tool(format_: dict[str, Any], tools: list[dict[str, Any]]) -> dict[str, Any]:
-    spec = format_.get("json_schema")
-    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
-        raise InvalidRequestError(
-            "Missing required parameter.", param="response_format.json_schema.name"
-        )
-    if any(tool["name"] == spec["name"] for tool in tools):
-        raise InvalidRequestError(
-            f"The response format name {spec['name']!r} is also the name of a tool.",
-            param="response_format.json_schema.name",
-        )
-    return {
-        "name": spec["name"],
-        "description": spec.get("description") or _ANSWER_DESCRIPTION,
-        "input_schema": spec.get("schema") or {"type": "object", "properties": {}},
-    }
-
-
-def _apply_response_format(body: dict[str, Any], payload: dict[str, Any]) -> str | None:
-    """Structured output: `json_schema` through a forced tool, `json_object` by instruction."""
-    format_ = body.get("response_format")
-    kind = format_.get("type") if isinstance(format_, dict) else None
-    if kind in (None, "text"):
-        return None
-    if kind == "json_object":
-        parts = [payload.get("system"), JSON_OBJECT_INSTRUCTION]
-        payload["system"] = "\n\n".join(part for part in parts if part)
-        return None
-    if kind != "json_schema":
-        raise InvalidRequestError(
-            f"Invalid value: {kind!r}. Supported values are: 'text', 'json_object' and "
-            "'json_schema'.",
-            param="response_format.type",
-        )
-    tools = payload.setdefault("tools", [])
-    answer = _answer_tool(format_, tools)
-    choice = payload.get("tool_choice") or {}
-    if not tools or choice.get("type") == "none":
-        # Only the answer is wanted: force it.
-        payload["tool_choice"] = {"type": "tool", "name": answer["name"]}
-    elif choice.get("type") != "tool":
-        # The model may call the client's tools or give its answer, but must do one of them.
-        payload["tool_choice"] = {"type": "any", **_parallel_flag(choice)}
-    tools.append(answer)
-    return answer["name"]
-
-
-def _parallel_flag(choice: dict[str, Any]) -> dict[str, Any]:
-    return {"disable_parallel_tool_use": True} if choice.get("disable_parallel_tool_use") else {}
-
-
 def opaque_user_id(user: str) -> str:
     """The `metadata.user_id` for the client's end-user id: a truncated hex SHA-256 of it."""
     # Anthropic wants an opaque id, never an e-mail address or phone number; hashing keeps
@@ -211,8 +160,12 @@ def build_request(
     options: Mapping[str, Any],
     thinking: ThinkingMemory | None = None,
 ) -> Plan:
-    """Translate a validated OpenAI chat body into the Messages API body for `model`; `thinking`
-    holds the thinking blocks to send back with tool results (thinking_memory)."""
+    """Translate a validated OpenAI chat body into the Messages API body for `model`.
+
+    `options`: `default_max_tokens`, and `cache_mark`, the `cache_control` of prompt caching
+    (caching.cache_mark; None or missing: off). `thinking` holds the thinking blocks to send
+    back with tool results (thinking_memory).
+    """
     legacy = legacy_functions(body)
     _refuse_unsupported(body, legacy)
     messages = body.get("messages") or []
@@ -234,18 +187,19 @@ def build_request(
             payload["tool_choice"] = choice
             if choice["type"] in FORCING_CHOICES:
                 forced = "function_call" if legacy else "tool_choice"
-    answer_tool = _apply_response_format(body, payload)
-    if answer_tool is not None and forced is None:
+    structured = apply_response_format(body, payload)
+    if structured.answer_tool is not None and forced is None:
         forced = "response_format"
     if apply_thinking(body, payload, default_max_tokens, forced):
         replay(payload, body, thinking)
+    place_breakpoints(payload, body, options.get("cache_mark"))
     # `safety_identifier` is OpenAI's newer name for the end-user id `user` carried.
     user = body.get("user") or body.get("safety_identifier")
     if user:
         payload["metadata"] = {"user_id": opaque_user_id(str(user))}
     if body.get("stream"):
         payload["stream"] = True
-    return Plan(payload, answer_tool, legacy)
+    return Plan(payload, structured.answer_tool, legacy, structured.native)
 
 
 def _sampling(body: dict[str, Any], payload: dict[str, Any]) -> None:

@@ -82,7 +82,7 @@ def apply_thinking(
     """
     effort = body.get("reasoning_effort")
     mode = model_mode(str(payload["model"]))
-    if effort in (None, "none") or mode.kind == "none":
+    if not thinks(body, str(payload["model"])):
         return False
     _check_sampling(body, payload)
     if forced is not None:
@@ -93,7 +93,8 @@ def apply_thinking(
         payload["thinking"] = {"type": "enabled", "budget_tokens": budget}
     else:
         payload["thinking"] = {"type": "adaptive"}
-        payload["output_config"] = {"effort": mode.efforts[effort]}
+        # `output_config` may already hold the structured output's `format`.
+        payload.setdefault("output_config", {})["effort"] = mode.efforts[effort]
     if limit is None:
         # Thinking counts toward max_tokens: the default alone could leave no room to answer.
         payload["max_tokens"] = max(default_max_tokens, BUDGETS[effort] + ANSWER_ROOM)
@@ -102,10 +103,20 @@ def apply_thinking(
     return True
 
 
+def thinks(body: dict[str, Any], model: str) -> bool:
+    """True when the request asks the upstream model `model` to think, and it can."""
+    effort = body.get("reasoning_effort")
+    return effort not in (None, "none") and model_mode(model).kind != "none"
+
+
 def drop_thinking(payload: dict[str, Any]) -> None:
-    """Take thinking out of `payload` again (`thinking` and `output_config`)."""
+    """Take thinking out of `payload` again (`thinking` and `output_config.effort`)."""
     payload.pop("thinking", None)
-    payload.pop("output_config", None)
+    config = payload.get("output_config")
+    if isinstance(config, dict):
+        config.pop("effort", None)
+        if not config:
+            payload.pop("output_config")
 
 
 def _budget(body: dict[str, Any], effort: str, limit: int | None) -> int:
@@ -158,8 +169,8 @@ def _unsupported_value(param: str, value: Any, allowed: str) -> InvalidRequestEr
 _FORCED = {
     "tool_choice": "'tool_choice' cannot require a tool call",
     "function_call": "'function_call' cannot name a function",
-    "response_format": "'response_format' of type 'json_schema' (answered by a forced tool call) "
-    "is not available",
+    "response_format": "'response_format' of type 'json_schema' (answered by a forced tool call, "
+    "as this model has no structured outputs) is not available",
 }
 _INSTEAD = {
     "tool_choice": "Use 'auto' or 'none'",
