@@ -68,6 +68,8 @@ def test_an_error_body_keeps_the_upstreams_message(stream_answer, content_type, 
     error = check_error(response.get_json(), response.status_code)
     assert error.message == "You exceeded your current quota."
     assert error.code != "upstream_stream_incomplete"
+    # OpenAI answers a spent quota with 429, whatever status the upstream wrote it under.
+    assert response.status_code == 429 and error.type == "insufficient_quota"
 
 
 @pytest.mark.parametrize("content_type", [None, "text/plain"])

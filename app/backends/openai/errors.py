@@ -17,7 +17,9 @@ _SNIPPET = 200
 _OPENAI_TYPE = re.compile(r"^[a-z][a-z0-9_]*$")
 # Error `type`s that say the request itself was wrong, and the ones that say "slow down".
 _CLIENT_TYPES = frozenset({"invalid_request_error"})
-_RATE_LIMIT = frozenset({"rate_limit_exceeded", "requests", "rate_limit_error"})
+_RATE_LIMIT = frozenset(
+    {"rate_limit_exceeded", "requests", "rate_limit_error", "tokens", "insufficient_quota"}
+)
 # An error that says the path or method is not served, as some servers answer an unknown
 # endpoint with a 2xx status (LM Studio: "Unexpected endpoint or method. (POST /v1/…)").
 _UNSERVED = re.compile(r"\b(?:unexpected|unknown|unsupported)\s+(?:endpoint|route)\b", re.I)
