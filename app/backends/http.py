@@ -30,6 +30,13 @@ DEFAULT_TOTAL_TIMEOUT = 600.0
 DEFAULT_POOL_SIZE = 1000
 
 
+def _keepalive_expiry(name: str, value: Any) -> float:
+    """The `keepalive_expiry` option in seconds: a positive number (not a boolean or text)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"backend `{name}`: keepalive_expiry must be a positive number of seconds")
+    return float(value)
+
+
 class UpstreamHTTP:
     """One keep-alive `requests.Session` per upstream per worker; every call has a timeout.
 
@@ -58,9 +65,7 @@ class UpstreamHTTP:
         self.session.trust_env = False
         # Shared by every client: a cookie set for one must never go out with another's calls.
         self.session.cookies.set_policy(NoCookies())
-        expiry = float(options.get("keepalive_expiry", DEFAULT_KEEPALIVE_EXPIRY))
-        if not expiry > 0:
-            raise ValueError(f"backend `{name}`: keepalive_expiry must be a positive number")
+        expiry = _keepalive_expiry(name, options.get("keepalive_expiry", DEFAULT_KEEPALIVE_EXPIRY))
         adapter = LeanAdapter(
             pool_connections=1, pool_maxsize=pool_size, max_retries=0, keepalive_expiry=expiry
         )

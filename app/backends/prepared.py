@@ -170,9 +170,8 @@ class LeanAdapter(HTTPAdapter):
     ) -> Any:
         """The urllib3 pool for the request's origin (kept until the manager closes it)."""
         if proxies:
-            pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
-            pool.keepalive_expiry = self.keepalive_expiry
-            return pool
+            # urllib3's own proxy pools: neither the lean connections nor keepalive_expiry.
+            return super().get_connection_with_tls_context(request, verify, proxies, cert)
         url = str(request.url)
         end = url.find("/", url.find("//") + 2)
         key = (url if end < 0 else url[:end], verify, cert)

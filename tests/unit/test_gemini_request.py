@@ -144,7 +144,7 @@ def test_more_than_five_stop_sequences_are_refused():
     from app.errors import InvalidRequestError
 
     with pytest.raises(InvalidRequestError) as info:
-        generation_config({"stop": list("abcdef")}, RequestOptions())
+        generation_config({"stop": list("abcdef")}, RequestOptions(), "gemini-2.5-flash")
     assert info.value.param == "stop"
 
 

@@ -63,25 +63,40 @@ def test_a_streamed_answer_read_to_its_end_starts_the_idle_time_anew(upstream):
     assert server.connections == 1
 
 
-def test_the_default_expiry_is_a_minute():
-    http = UpstreamHTTP("up", "http://127.0.0.1:9", {})
-    try:
-        assert http.session.get_adapter("http://x").keepalive_expiry == 60.0
-        assert connections.DEFAULT_KEEPALIVE_EXPIRY == 60.0
-    finally:
-        http.close()
+def _idle_connection(http: UpstreamHTTP):
+    """The connection waiting in the upstream's pool, and the pool."""
+    pool = next(iter(http.session.get_adapter("http://x")._pools.values()))
+    return pool.pool.queue[-1], pool
 
 
-@pytest.mark.parametrize("value", [0, -1, "nan"])
-def test_an_expiry_that_is_not_positive_stops_start_up(value):
-    with pytest.raises(ValueError, match="keepalive_expiry must be a positive number"):
+def test_by_default_a_connection_idle_for_more_than_a_minute_is_replaced(upstream):
+    server, http = upstream()
+    assert http.request("POST", "/c", data=b"{}").content == b"one"
+    connection, pool = _idle_connection(http)
+    assert pool.keepalive_expiry == connections.DEFAULT_KEEPALIVE_EXPIRY == 60.0
+    connection.idle_since -= 59  # as if it had waited 59 s
+    assert http.request("POST", "/c", data=b"{}").content == b"two"
+    assert server.connections == 1
+    connection.idle_since -= 61
+    assert http.request("POST", "/c", data=b"{}").content == b"three"
+    assert server.connections == 2
+
+
+@pytest.mark.parametrize("value", [0, -1, float("nan"), "nan", "abc", "30", True, None])
+def test_an_expiry_that_is_not_a_positive_number_stops_start_up_naming_the_backend(value):
+    with pytest.raises(
+        ValueError, match="backend `up`: keepalive_expiry must be a positive number"
+    ):
         UpstreamHTTP("up", "http://127.0.0.1:9", {"keepalive_expiry": value})
 
 
 def test_the_openai_backend_takes_the_option():
-    options = {"base_url": "http://127.0.0.1:9/v1", "keepalive_expiry": 5}
+    server = Scripted([[(ok(b"{}"), 0)]])
+    options = {"base_url": f"http://127.0.0.1:{server.port}/v1", "keepalive_expiry": 5}
     backend = OpenAIBackend("up", options, {})
     try:
-        assert backend.http.session.get_adapter("http://x").keepalive_expiry == 5.0
+        backend.http.request("POST", "/c", data=b"{}")
+        assert _idle_connection(backend.http)[1].keepalive_expiry == 5.0
     finally:
         backend.http.close()
+        server.close()

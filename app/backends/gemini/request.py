@@ -46,7 +46,7 @@ def build_request(
     body: dict[str, Any],
     options: RequestOptions,
     signatures: ThoughtSignatures,
-    model: str = "",
+    model: str,
 ) -> dict[str, Any]:
     """The JSON body for `models/{model}:generateContent` (and its streaming twin); `model`
     is the upstream id, which decides how `reasoning_effort` is sent."""
@@ -68,9 +68,7 @@ def build_request(
     return request
 
 
-def generation_config(
-    body: dict[str, Any], options: RequestOptions, model: str = ""
-) -> dict[str, Any]:
+def generation_config(body: dict[str, Any], options: RequestOptions, model: str) -> dict[str, Any]:
     """`generationConfig` for `model`: the backend's defaults overridden by what the request
     sets."""
     config: dict[str, Any] = dict(options.generation_config or {})
