@@ -100,6 +100,25 @@ def test_a_tool_loop_sends_the_thinking_back_with_the_results(sdk, fake, stream)
     ]
 
 
+def test_a_second_tool_loop_gets_only_its_own_thinking_back(sdk, fake):
+    messages: list[dict[str, Any]] = []
+    for result in ("18°C and sunny", "9°C and rainy"):
+        messages.append({"role": "user", "content": "Please use get_weather"})
+        answer = ask(sdk, messages, stream=False)
+        call = answer["tool_calls"][0]
+        messages += [answer, {"role": "tool", "tool_call_id": call["id"], "content": result}]
+        messages.append(ask(sdk, messages, stream=False))
+    assert messages[-1]["content"] == "Tool results: 9°C and rainy"
+    kinds = [
+        [block["type"] for block in turn["content"]]
+        for turn in last_upstream(fake)["body"]["messages"]
+    ]
+    # The first loop is over: its assistant turns go without thinking; the one in progress
+    # starts with its own blocks (whose signatures the fake checks).
+    assert kinds[1] == ["tool_use"] and kinds[3] == ["text"]
+    assert kinds[5] == ["thinking", "redacted_thinking", "tool_use"]
+
+
 def test_sampling_that_thinking_refuses_is_a_clear_400(plain_sdk):
     with pytest.raises(openai.BadRequestError) as refused:
         plain_sdk.chat.completions.create(

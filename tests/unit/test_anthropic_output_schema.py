@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from app.backends.anthropic.output_schema import convert
+from app.backends.anthropic.output_schema import DROPPED, KEPT, STRUCTURAL, convert
 from tests.fakes import anthropic_structured
 
 
@@ -185,3 +185,101 @@ def test_the_clients_schema_is_not_changed():
     before = repr(schema)
     accepted(schema)
     assert repr(schema) == before
+
+
+@pytest.mark.parametrize(
+    ("keyword", "value", "reason"),
+    [
+        ("format", ["date"], "`format` is not a string"),
+        ("format", {"date": 1}, "`format` is not a string"),
+        ("format", 5, "`format` is not a string"),
+        ("required", 5, "`required` is not a list of property names"),
+        ("required", True, "`required` is not a list of property names"),
+        ("required", [{"x": 1}], "`required` is not a list of property names"),
+        ("type", 1, "`type` is not a JSON type"),
+        ("type", "text", "`type` is not a JSON type"),
+        ("type", ["string", {}], "`type` is not a JSON type"),
+        ("type", [], "`type` is not a JSON type"),
+        ("additionalProperties", [], "`additionalProperties` is not a boolean or a schema"),
+        ("additionalProperties", None, "`additionalProperties` is not a boolean or a schema"),
+        ("pattern", ["^a$"], "`pattern` is not a string"),
+        ("minItems", "2", "`minItems` is not a non-negative integer"),
+        ("minItems", True, "`minItems` is not a non-negative integer"),
+        ("minItems", 1.5, "`minItems` is not a non-negative integer"),
+        ("anyOf", [], "`anyOf` must be one non-empty list"),
+        ("allOf", [], "`allOf` must be a non-empty list"),
+        ("$ref", {"a": 1}, "`$ref` is not a string"),
+    ],
+)
+def test_a_keyword_value_of_the_wrong_kind_makes_the_schema_unfit(keyword, value, reason):
+    for schema in (
+        {**obj({"a": STRING}, required=["a"]), keyword: value},
+        obj({"a": {"type": "string", keyword: value}}),
+    ):
+        converted, problem = convert(schema)
+        assert converted is None and reason in str(problem)
+
+
+def test_a_description_or_title_that_is_not_a_string_is_left_out():
+    converted = accepted(obj({"a": {"type": "integer", "title": 5, "description": ["x"]}}))
+    assert converted["properties"]["a"] == {"type": "integer"}
+
+
+# Values of every kind for the keywords `convert` reads, in every place a schema can be.
+VALUES = [
+    None, True, 0, 2, -1, 1.5, "", "x", "#", "#/$defs/d", "string", "date", "^a$", [], [1], ["a"],
+    [{}], [[]], ["string", "null"], [STRING], {}, {"a": 1}, STRING, {"a": STRING},
+]  # fmt: skip
+KEYWORDS = sorted(KEPT | STRUCTURAL | DROPPED | {"oneOf", "minimum", "examples", "nullable"})
+
+
+def _placed(keyword: str, value: Any) -> list[dict[str, Any]]:
+    sub = {"type": "string", keyword: value}
+    defs = {"$defs": {"d": STRING}}
+    return [
+        {**obj({"a": STRING}, required=["a"], **defs), keyword: value},
+        obj({"a": sub}, **defs),
+        obj({"a": {"type": "array", "items": sub}}, **defs),
+        obj({"a": {"anyOf": [sub, {"type": "null"}]}}, **defs),
+        obj({"a": {"allOf": [{**obj({"b": STRING}), keyword: value}]}}, **defs),
+        obj({"a": {"$ref": "#/$defs/d"}}, **{"$defs": {"d": sub}}),
+        obj({"a": {"$ref": "#/$defs/d", keyword: value}}, **defs),
+        obj({"a": {keyword: value}}),
+    ]
+
+
+@pytest.mark.parametrize("keyword", KEYWORDS)
+def test_no_value_of_any_keyword_crashes_the_conversion(keyword):
+    for value in VALUES:
+        for schema in _placed(keyword, value):
+            converted, problem = convert(schema)
+            if converted is None:
+                assert isinstance(problem, str)
+            else:
+                accepted(schema)
+
+
+def _chain(length: int, last: dict[str, Any]) -> dict[str, Any]:
+    """`root` → d0 → d1 → … → d<length>, which is `last`."""
+    defs = {
+        f"d{i}": obj({"n": {"$ref": f"#/$defs/d{i + 1}"}}, required=["n"]) for i in range(length)
+    }
+    return obj(
+        {"root": {"$ref": "#/$defs/d0"}},
+        required=["root"],
+        **{"$defs": {**defs, f"d{length}": last}},
+    )
+
+
+def test_a_long_chain_of_references_is_walked_without_recursion():
+    converted, problem = convert(_chain(3000, STRING))
+    assert problem is None and len(converted["$defs"]) == 3001
+    converted, problem = convert(_chain(3000, {"$ref": "#/$defs/d0"}))
+    assert converted is None and "recursive" in str(problem)
+
+
+def test_a_schema_too_deep_for_the_interpreter_is_unfit_not_an_error():
+    deep: dict[str, Any] = STRING
+    for _ in range(5000):
+        deep = {"type": "array", "items": deep}
+    assert convert(obj({"a": deep})) == (None, "the schema nests too deeply")

@@ -237,3 +237,13 @@ def test_message_start_alone_does_not_meet_the_deadline():
 
     with pytest.raises(UpstreamTimeoutError, match="first event of its stream in time"):
         list(translator.translate(reads(), deadline=late))
+
+
+def test_a_later_null_does_not_erase_reported_thinking_tokens():
+    events = [
+        start(10, output_tokens_details={"thinking_tokens": 30}),
+        *TEXT_EVENTS[1:-2],
+        *end("end_turn", 40, output_tokens_details=None),
+    ]
+    chunks = translate([sse(*events)], usage=True)
+    assert chunks[-1]["usage"]["completion_tokens_details"] == {"reasoning_tokens": 30}

@@ -11,12 +11,15 @@ from typing import Any
 import requests
 
 from app.backends.anthropic.caching import cache_mark
+from app.backends.anthropic.capabilities import choice_option
 from app.backends.anthropic.errors import response_error
 from app.backends.anthropic.prefill import PrefillPolicy
 from app.backends.anthropic.request import DEFAULT_MAX_TOKENS, build_request
 from app.backends.anthropic.response import chat_completion
 from app.backends.anthropic.stops import cut_message, split_stops
 from app.backends.anthropic.stream import StreamTranslator
+from app.backends.anthropic.structured import NATIVE_OPTION
+from app.backends.anthropic.thinking import MODE_OPTION
 from app.backends.anthropic.thinking_memory import StreamThinking, ThinkingMemory, remember_answer
 from app.backends.base import Backend, Call, Result, Stream, missing_key_error
 from app.backends.discovery import LIST_TIMEOUT, ModelListCache, listed_items, ttl_option
@@ -36,8 +39,10 @@ class AnthropicBackend(Backend):
     (default https://api.anthropic.com), `anthropic_version` (default 2023-06-01), `beta`
     (list of `anthropic-beta` flags), `default_max_tokens` (sent when the client gives no
     limit, default 4096), `prompt_caching` (cache breakpoints, default off) with
-    `prompt_cache_ttl` (`5m` or `1h`, default `5m`), `discover_ttl` (s the model list is kept,
-    default 300), plus the connection options of `UpstreamHTTP`.
+    `prompt_cache_ttl` (`5m` or `1h`, default `5m`), `thinking` (`budget`, `adaptive` or
+    `none`) and `structured_outputs` (`native` or `tool`), which replace what the upstream model
+    id says (default: by model id), `discover_ttl` (s the model list is kept, default 300), plus
+    the connection options of `UpstreamHTTP`.
     """
 
     def __init__(self, name: str, options: Mapping[str, Any], settings: Mapping[str, Any]) -> None:
@@ -52,6 +57,11 @@ class AnthropicBackend(Backend):
             raise ValueError(f"backend `{name}`: default_max_tokens must be at least 1")
         # The `cache_control` of the gateway's breakpoints; None: no prompt caching.
         self.cache_mark = cache_mark(name, self.options)
+        # For upstreams whose model ids are not Anthropic's (proxies): None means by model id.
+        self.overrides = {
+            "thinking_mode": choice_option(name, self.options, "thinking", MODE_OPTION),
+            "native_format": choice_option(name, self.options, "structured_outputs", NATIVE_OPTION),
+        }
         base_url = str(self.options.get("base_url") or DEFAULT_BASE_URL)
         self.http = UpstreamHTTP(name, base_url, self.options)
         # `/v1/models` asks on every call: one listing per TTL, not a round trip per call.
@@ -76,7 +86,11 @@ class AnthropicBackend(Backend):
 
     def chat(self, call: Call) -> Result:
         """A chat completion (or stream of chunks) from one Messages API call."""
-        options = {"default_max_tokens": self.default_max_tokens, "cache_mark": self.cache_mark}
+        options = {
+            "default_max_tokens": self.default_max_tokens,
+            "cache_mark": self.cache_mark,
+            **self.overrides,
+        }
         plan = build_request(call.body, call.route.upstream_model, options, self.thinking)
         model = call.route.upstream_model
         payload = self.prefill.payload(plan.payload, model)

@@ -11,8 +11,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
+
+from app.backends.anthropic.schema_checks import (
+    LOCAL_REF,
+    Unfit,
+    check_limits,
+    refuse_recursion,
+    shown,
+)
 
 # Keywords Anthropic documents as supported; they are sent as they are (after the checks below).
 KEPT = {
@@ -37,13 +44,36 @@ FORMATS = {
 }  # fmt: skip
 # Backreferences, lookaround and word boundaries: regex features the grammar lacks.
 REFUSED_REGEX = re.compile(r"\\[1-9]|\(\?<?[=!]|\\[bB]")
-LOCAL_REF = re.compile(r"^#/(\$defs|definitions)/([^/]+)$")
-MAX_OPTIONAL = 24
-MAX_UNIONS = 16
+JSON_TYPES = {"string", "number", "integer", "boolean", "object", "array", "null"}
+# Annotations; one that is not a string says nothing and is left out.
+ANNOTATIONS = {"description", "title"}
 
 
-class Unfit(Exception):
-    """The schema uses something Anthropic's structured outputs cannot take."""
+def _is_type(value: Any) -> bool:
+    return isinstance(value, str) and value in JSON_TYPES
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+# What the value of a keyword the gateway reads must be, and how the reason names it: a schema
+# with another value is malformed, and not sent (Anthropic would refuse it, or the gateway
+# misread it). Constraints that only move into the description are not checked.
+VALUES = {
+    "type": (
+        lambda v: _is_type(v) or (isinstance(v, list) and bool(v) and all(map(_is_type, v))),
+        "a JSON type or a list of them",
+    ),
+    "required": (
+        lambda v: isinstance(v, list) and all(isinstance(name, str) for name in v),
+        "a list of property names",
+    ),
+    "additionalProperties": (lambda v: isinstance(v, bool | dict), "a boolean or a schema"),
+    "format": (lambda v: isinstance(v, str), "a string"),
+    "pattern": (lambda v: isinstance(v, str), "a string"),
+    "minItems": (_is_count, "a non-negative integer"),
+}
 
 
 def convert(schema: Any) -> tuple[dict[str, Any] | None, str | None]:
@@ -59,11 +89,15 @@ def convert(schema: Any) -> tuple[dict[str, Any] | None, str | None]:
     try:
         if not isinstance(schema, dict):
             raise Unfit("the schema is not an object")
-        _refuse_recursion(schema)
+        refuse_recursion(schema)
         converted = _node(schema)
-        _check_limits(converted)
+        check_limits(converted)
     except Unfit as exc:
         return None, str(exc)
+    except RecursionError:
+        # A safety net: request bodies are bounded in depth, and $ref chains are walked
+        # without recursion.
+        return None, "the schema nests too deeply"
     return converted, None
 
 
@@ -78,11 +112,14 @@ def _node(schema: Any) -> dict[str, Any]:
     for key, value in schema.items():
         if key in STRUCTURAL:
             raise Unfit(f"`{key}` is not supported")
+        _check_value(key, value)
         if key in DROPPED or key == "additionalProperties":
             continue
+        if key in ANNOTATIONS and not isinstance(value, str):
+            continue
         if key in ("anyOf", "oneOf"):
-            if "anyOf" in out or not isinstance(value, list):
-                raise Unfit(f"`{key}` must be one list of schemas")
+            if "anyOf" in out or not isinstance(value, list) or not value:
+                raise Unfit(f"`{key}` must be one non-empty list of schemas")
             # Branches of generated unions are told apart by a `const` tag: any-of matches
             # the same answers there.
             out["anyOf"] = [_node(branch) for branch in value]
@@ -107,6 +144,13 @@ def _node(schema: Any) -> dict[str, Any]:
     return out
 
 
+def _check_value(key: str, value: Any) -> None:
+    """A keyword whose value is of the wrong kind (VALUES) is Unfit."""
+    check = VALUES.get(key)
+    if check is not None and not check[0](value):
+        raise Unfit(f"`{key}` is not {check[1]}")
+
+
 def _merged_all_of(schema: dict[str, Any]) -> dict[str, Any]:
     """An `allOf` of one schema merged into its parent (pydantic writes a field's model so)."""
     parts = schema.get("allOf")
@@ -120,8 +164,10 @@ def _merged_all_of(schema: dict[str, Any]) -> dict[str, Any]:
 
 def _ref_node(schema: dict[str, Any]) -> dict[str, Any]:
     ref = schema["$ref"]
-    if not isinstance(ref, str) or not LOCAL_REF.match(ref):
-        raise Unfit(f"`$ref` {ref!r} does not name a definition of this schema")
+    if not isinstance(ref, str):
+        raise Unfit("`$ref` is not a string")
+    if not LOCAL_REF.match(ref):
+        raise Unfit(f"`$ref` {shown(ref)} does not name a definition of this schema")
     extra = set(schema) - REF_SIBLINGS - {"$ref"}
     if extra:
         raise Unfit(f"`$ref` with `{sorted(extra)[0]}` beside it")
@@ -133,8 +179,8 @@ def _ref_node(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _all_of(value: Any) -> list[dict[str, Any]]:
-    if not isinstance(value, list):
-        raise Unfit("`allOf` must be a list of schemas")
+    if not isinstance(value, list) or not value:
+        raise Unfit("`allOf` must be a non-empty list of schemas")
     if any(isinstance(part, dict) and "$ref" in part for part in value):
         raise Unfit("`allOf` with a `$ref`")
     return [_node(part) for part in value]
@@ -154,12 +200,13 @@ def _enum(value: Any) -> list[Any]:
 
 def _enforceable(key: str, value: Any) -> bool:
     """False for a supported keyword whose value the grammar cannot enforce."""
+    # _check_value has made sure of the value's kind.
     if key == "format":
         return value in FORMATS
     if key == "pattern":
-        return isinstance(value, str) and not REFUSED_REGEX.search(value)
+        return not REFUSED_REGEX.search(value)
     if key == "minItems":
-        return value in (0, 1) and not isinstance(value, bool)
+        return value <= 1
     return True
 
 
@@ -187,71 +234,3 @@ def _described(description: Any, constraints: dict[str, Any]) -> str:
     )
     note = f"Also keep to: {listed}."
     return f"{description}\n\n{note}" if isinstance(description, str) and description else note
-
-
-def _refuse_recursion(schema: dict[str, Any]) -> None:
-    """Recursive schemas (a `$ref` back to the root or round a cycle of definitions) and
-    references to missing definitions are refused."""
-    defs: dict[str, Any] = {}
-    for key in ("$defs", "definitions"):
-        if isinstance(schema.get(key), dict):
-            defs.update({f"#/{key}/{name}": sub for name, sub in schema[key].items()})
-    root = {key: value for key, value in schema.items() if key not in ("$defs", "definitions")}
-    done: set[str] = set()
-
-    def visit(node: Any, path: tuple[str, ...]) -> None:
-        for ref in _refs(node):
-            if ref == "#" or ref in path:
-                raise Unfit("recursive schemas are not supported")
-            if ref in done or not LOCAL_REF.match(ref):
-                continue
-            if ref not in defs:
-                raise Unfit(f"`$ref` {ref!r} names no definition")
-            visit(defs[ref], (*path, ref))
-            done.add(ref)
-
-    visit(root, ())
-    for ref, sub in defs.items():
-        visit(sub, (ref,))
-
-
-def _refs(node: Any) -> Iterator[str]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str):
-                yield value
-            else:
-                yield from _refs(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _refs(item)
-
-
-def _check_limits(schema: dict[str, Any]) -> None:
-    """Anthropic's documented limits on optional and union-typed properties."""
-    optional = unions = 0
-    for node in _subschemas(schema):
-        properties = node.get("properties") or {}
-        optional += len(set(properties) - set(node.get("required") or []))
-        unions += sum(1 for sub in properties.values() if is_union(sub))
-    if optional > MAX_OPTIONAL:
-        raise Unfit(f"{optional} optional properties, more than {MAX_OPTIONAL}")
-    if unions > MAX_UNIONS:
-        raise Unfit(f"{unions} properties with a union type, more than {MAX_UNIONS}")
-
-
-def is_union(schema: Any) -> bool:
-    """True for a schema with `anyOf` or a list of types (Anthropic's union-typed parameter)."""
-    return isinstance(schema, dict) and ("anyOf" in schema or isinstance(schema.get("type"), list))
-
-
-def _subschemas(schema: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield schema
-    for key in ("properties", "$defs", "definitions"):
-        for sub in (schema.get(key) or {}).values():
-            yield from _subschemas(sub)
-    for key in ("anyOf", "allOf"):
-        for sub in schema.get(key) or []:
-            yield from _subschemas(sub)
-    if isinstance(schema.get("items"), dict):
-        yield from _subschemas(schema["items"])

@@ -57,3 +57,9 @@ def without_prefill(payload: dict[str, Any]) -> dict[str, Any]:
         return payload
     turn = {"role": "user", "content": [{"type": "text", "text": CONTINUE}]}
     return {**payload, "messages": [*payload["messages"], turn]}
+
+
+def end_with_user_turn(payload: dict[str, Any]) -> None:
+    """Put the user turn after a final assistant turn of `payload` in place, for requests that
+    refuse a prefill whatever the model (thinking, structured outputs)."""
+    payload["messages"] = without_prefill(payload)["messages"]

@@ -12,8 +12,8 @@ from app.backends.anthropic.caching import place_breakpoints
 from app.backends.anthropic.legacy import tool_choice_fields
 from app.backends.anthropic.messages import prompt
 from app.backends.anthropic.stops import split_stops
-from app.backends.anthropic.structured import apply_response_format
-from app.backends.anthropic.thinking import apply_thinking
+from app.backends.anthropic.structured import apply_response_format, native_format
+from app.backends.anthropic.thinking import apply_thinking, model_mode, thinks
 from app.backends.anthropic.thinking_memory import ThinkingMemory, replay
 from app.backends.translate import legacy_functions, max_output_tokens
 from app.errors import InvalidRequestError, UnsupportedError
@@ -162,9 +162,11 @@ def build_request(
 ) -> Plan:
     """Translate a validated OpenAI chat body into the Messages API body for `model`.
 
-    `options`: `default_max_tokens`, and `cache_mark`, the `cache_control` of prompt caching
-    (caching.cache_mark; None or missing: off). `thinking` holds the thinking blocks to send
-    back with tool results (thinking_memory).
+    `options`: `default_max_tokens`; `cache_mark`, the `cache_control` of prompt caching
+    (caching.cache_mark; None or missing: off); `thinking_mode` (a thinking.Mode) and
+    `native_format` (a bool), the backend's `thinking` and `structured_outputs`, which replace
+    the model tables (None or missing: by model id). `thinking` holds the thinking blocks to
+    send back with tool results (thinking_memory).
     """
     legacy = legacy_functions(body)
     _refuse_unsupported(body, legacy)
@@ -187,10 +189,12 @@ def build_request(
             payload["tool_choice"] = choice
             if choice["type"] in FORCING_CHOICES:
                 forced = "function_call" if legacy else "tool_choice"
-    structured = apply_response_format(body, payload)
+    mode = model_mode(model, options.get("thinking_mode"))
+    native = native_format(model, options.get("native_format"))
+    structured = apply_response_format(body, payload, native, thinks(body, mode))
     if structured.answer_tool is not None and forced is None:
         forced = "response_format"
-    if apply_thinking(body, payload, default_max_tokens, forced):
+    if apply_thinking(body, payload, default_max_tokens, forced, mode):
         replay(payload, body, thinking)
     place_breakpoints(payload, body, options.get("cache_mark"))
     # `safety_identifier` is OpenAI's newer name for the end-user id `user` carried.

@@ -158,9 +158,14 @@ class StreamTranslator:
 
     def _add_usage(self, usage: Any) -> None:
         if isinstance(usage, dict):
-            # message_delta repeats the counts cumulatively; the latest value of each wins.
+            # message_delta repeats the counts cumulatively; the latest value of each wins, but
+            # a later null (or a value of another kind) does not erase reported details.
             self.usage.update(
-                {k: v for k, v in usage.items() if is_count(v) or k == "output_tokens_details"}
+                {
+                    k: v
+                    for k, v in usage.items()
+                    if is_count(v) or (k == "output_tokens_details" and isinstance(v, dict))
+                }
             )
 
     def _block_start(self, payload: dict[str, Any]) -> Iterator[Chunk]:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from app.backends.anthropic.capabilities import by_prefix
 from app.backends.anthropic.output_schema import convert
-from app.backends.anthropic.prefill import ends_in_prefill, without_prefill
-from app.backends.anthropic.thinking import thinks
+from app.backends.anthropic.prefill import end_with_user_turn
 from app.errors import InvalidRequestError
 
 JSON_OBJECT_INSTRUCTION = (
@@ -37,6 +37,8 @@ NATIVE_FORMAT = {
     "claude-haiku-4-5": True,
     "claude-opus-4-5": True,
 }
+# The backend option `structured_outputs`, for upstreams whose model ids the table does not know.
+NATIVE_OPTION = {"native": True, "tool": False}
 
 
 @dataclass(frozen=True)
@@ -48,15 +50,18 @@ class Structured:
     native: bool = False
 
 
-def native_format(model: str) -> bool:
-    """True when the upstream model `model` takes `output_config.format` (NATIVE_FORMAT)."""
-    matches = [prefix for prefix in NATIVE_FORMAT if model.startswith(prefix)]
-    return NATIVE_FORMAT[max(matches, key=len)] if matches else True
+def native_format(model: str, override: bool | None = None) -> bool:
+    """True when the upstream model `model` takes `output_config.format`: `override` (the
+    backend's `structured_outputs` option) when set, else by NATIVE_FORMAT."""
+    return by_prefix(NATIVE_FORMAT, model, True) if override is None else override
 
 
-def apply_response_format(body: dict[str, Any], payload: dict[str, Any]) -> Structured:
-    """Structured output in `payload`: `json_schema` natively or through a forced tool,
-    `json_object` by an instruction in the system prompt."""
+def apply_response_format(
+    body: dict[str, Any], payload: dict[str, Any], native: bool, thinking: bool
+) -> Structured:
+    """Structured output in `payload`: `json_schema` natively (`native`: the model takes
+    `output_config.format`) or through a forced tool, `json_object` by an instruction in the
+    system prompt. `thinking`: the request thinks, so a forced tool is not possible."""
     format_ = body.get("response_format")
     kind = format_.get("type") if isinstance(format_, dict) else None
     if kind in (None, "text"):
@@ -72,19 +77,17 @@ def apply_response_format(body: dict[str, Any], payload: dict[str, Any]) -> Stru
             param="response_format.type",
         )
     spec = _spec(format_)
-    model = str(payload["model"])
-    if not native_format(model):
+    if not native:
         return Structured(answer_tool=_force_answer_tool(spec, payload))
     schema, problem = convert(spec.get("schema"))
     if schema is None:
-        if thinks(body, model):
-            raise _unfit_with_thinking(str(problem))
+        if thinking:
+            raise _unfit_with_thinking(spec, str(problem))
         return Structured(answer_tool=_force_answer_tool(spec, payload))
     payload.setdefault("output_config", {})["format"] = {"type": "json_schema", "schema": schema}
     # Anthropic refuses a prefill with JSON outputs: the final assistant message stays as
     # history and a user turn follows it, as for models that refuse a prefill.
-    if ends_in_prefill(payload):
-        payload["messages"] = without_prefill(payload)["messages"]
+    end_with_user_turn(payload)
     return Structured(native=True)
 
 
@@ -123,12 +126,23 @@ def _force_answer_tool(spec: dict[str, Any], payload: dict[str, Any]) -> str:
     return answer["name"]
 
 
-def _unfit_with_thinking(problem: str) -> InvalidRequestError:
+def _unfit_with_thinking(spec: dict[str, Any], problem: str) -> InvalidRequestError:
+    fallback = (
+        "a forced tool call, which is not available when 'reasoning_effort' is set, as its "
+        "thinking does not allow forced tool use"
+    )
+    if spec.get("schema") is None:
+        return InvalidRequestError(
+            "Unsupported value: 'response_format.json_schema.schema' is missing. Without a "
+            f"schema this model answers a 'json_schema' through {fallback}. Add a 'schema', use "
+            "'json_object', or leave out 'reasoning_effort'.",
+            param="response_format.json_schema.schema",
+            code="unsupported_value",
+        )
     return InvalidRequestError(
         "Unsupported value: the 'response_format' schema cannot be sent as this model's "
-        f"structured output ({problem}), and its fallback, a forced tool call, is not "
-        "available when 'reasoning_effort' is set. Simplify the schema, or leave out "
-        "'reasoning_effort'.",
+        f"structured output ({problem}), and its fallback is {fallback}. Simplify the schema, "
+        "or leave out 'reasoning_effort'.",
         param="response_format",
         code="unsupported_value",
     )

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.backends.anthropic.prefill import ends_in_prefill, without_prefill
+from app.backends.anthropic.capabilities import by_prefix
+from app.backends.anthropic.prefill import end_with_user_turn
 from app.backends.translate import max_output_tokens
 from app.errors import InvalidRequestError, UnsupportedError
 
@@ -62,18 +63,25 @@ MODEL_MODES = {
     "claude-opus-4-6": ADAPTIVE_4_6,
     "claude-sonnet-4-6": ADAPTIVE_4_6,
 }
+# The backend option `thinking`, for upstreams whose model ids the table does not know.
+MODE_OPTION = {"budget": BUDGET, "adaptive": ADAPTIVE, "none": NO_THINKING}
 
 
-def model_mode(model: str) -> Mode:
-    """How the upstream model `model` thinks, by the longest prefix of MODEL_MODES it has."""
-    matches = [prefix for prefix in MODEL_MODES if model.startswith(prefix)]
-    return MODEL_MODES[max(matches, key=len)] if matches else ADAPTIVE
+def model_mode(model: str, override: Mode | None = None) -> Mode:
+    """How the upstream model `model` thinks: `override` (the backend's `thinking` option) when
+    set, else by the longest prefix of MODEL_MODES it has."""
+    return by_prefix(MODEL_MODES, model, ADAPTIVE) if override is None else override
 
 
 def apply_thinking(
-    body: dict[str, Any], payload: dict[str, Any], default_max_tokens: int, forced: str | None
+    body: dict[str, Any],
+    payload: dict[str, Any],
+    default_max_tokens: int,
+    forced: str | None,
+    mode: Mode,
 ) -> bool:
-    """Turn on thinking in `payload` for the request's `reasoning_effort`; True when it is on.
+    """Turn on thinking in `payload` for the request's `reasoning_effort`, as the model's `mode`
+    takes it; True when it is on.
 
     `forced` names the request field that makes Anthropic call a tool (tool_choice `any` or
     `tool`), which thinking refuses. Parameters thinking refuses are a 400 naming them; a
@@ -81,8 +89,7 @@ def apply_thinking(
     assistant message becomes history followed by a user turn, as thinking refuses a prefill.
     """
     effort = body.get("reasoning_effort")
-    mode = model_mode(str(payload["model"]))
-    if not thinks(body, str(payload["model"])):
+    if not thinks(body, mode):
         return False
     _check_sampling(body, payload)
     if forced is not None:
@@ -98,15 +105,14 @@ def apply_thinking(
     if limit is None:
         # Thinking counts toward max_tokens: the default alone could leave no room to answer.
         payload["max_tokens"] = max(default_max_tokens, BUDGETS[effort] + ANSWER_ROOM)
-    if ends_in_prefill(payload):
-        payload["messages"] = without_prefill(payload)["messages"]
+    end_with_user_turn(payload)
     return True
 
 
-def thinks(body: dict[str, Any], model: str) -> bool:
-    """True when the request asks the upstream model `model` to think, and it can."""
+def thinks(body: dict[str, Any], mode: Mode) -> bool:
+    """True when the request asks a model that thinks in `mode` to think, and it can."""
     effort = body.get("reasoning_effort")
-    return effort not in (None, "none") and model_mode(model).kind != "none"
+    return effort not in (None, "none") and mode.kind != "none"
 
 
 def drop_thinking(payload: dict[str, Any]) -> None:

@@ -3,14 +3,17 @@
 With thinking on, Anthropic wants the assistant turn that made tool calls to start with the
 `thinking` / `redacted_thinking` blocks of its answer, unmodified, when the conversation goes
 on with the tool results. OpenAI clients only echo the tool call ids, so the gateway keeps the
-blocks by the ids the client received and puts them back first in that turn.
+blocks by the ids the client received (bounded in ids and in bytes) and puts them back first in
+that turn while it is in progress; earlier turns get none.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from app.backends.anthropic.messages import tool_id
@@ -19,38 +22,86 @@ from app.backends.anthropic.thinking import drop_thinking
 THINKING_TYPES = ("thinking", "redacted_thinking")
 # Thinking deltas of a stream → the field of the block they extend.
 _DELTA_FIELDS = {"thinking_delta": "thinking", "signature_delta": "signature"}
+# Tool call ids kept, and the bytes their blocks may take, per backend and worker: a thinking
+# block can run to hundreds of kilobytes (adaptive thinking has no budget).
+MAX_CALLS = 1024
+MAX_BYTES = 16 * 1024 * 1024
 
 Block = dict[str, Any]
 
 
+@dataclass(eq=False)
+class _Answer:
+    """The thinking blocks of one answer, shared by its tool calls, and the bytes they take."""
+
+    blocks: tuple[Block, ...]
+    size: int
+    calls: int = 0
+
+
 class ThinkingMemory:
-    """Recent answers' thinking blocks by the tool call ids the client received (bounded).
+    """Recent answers' thinking blocks by the tool call ids the client received, bounded by
+    `limit` ids and `max_bytes` of blocks; the least recently used go first.
 
     A worker keeps its own; blocks that are gone (another worker, a restart, a history from
     another provider) are simply not found.
     """
 
-    def __init__(self, limit: int = 1024) -> None:
+    def __init__(self, limit: int = MAX_CALLS, max_bytes: int = MAX_BYTES) -> None:
         self.limit = limit
-        self._items: OrderedDict[str, tuple[Block, ...]] = OrderedDict()
+        self.max_bytes = max_bytes
+        # Bytes of the answers kept, each counted once however many calls share it.
+        self.size = 0
+        self._items: OrderedDict[str, _Answer] = OrderedDict()
         self._lock = threading.Lock()
 
     def remember(self, call_ids: Iterable[str], blocks: Sequence[Block]) -> None:
-        """Keep `blocks` for every one of the answer's tool calls (nothing without blocks)."""
-        kept = tuple(blocks)
-        if not kept:
+        """Keep `blocks` for every one of the answer's tool calls (nothing without blocks, or
+        when they alone take more than the whole budget)."""
+        answer = _Answer(tuple(blocks), _size(blocks))
+        if not answer.blocks or answer.size > self.max_bytes:
             return
         with self._lock:
             for call_id in call_ids:
-                self._items[call_id] = kept
-                self._items.move_to_end(call_id)
-            while len(self._items) > self.limit:
-                self._items.popitem(last=False)
+                self._drop(call_id)
+                self._items[call_id] = answer
+                answer.calls += 1
+                if answer.calls == 1:
+                    self.size += answer.size
+            while len(self._items) > self.limit or self.size > self.max_bytes:
+                self._drop(next(iter(self._items)))
 
     def get(self, call_id: str) -> tuple[Block, ...] | None:
-        """The blocks of the answer that made the tool call `call_id`, if still kept."""
+        """The blocks of the answer that made the tool call `call_id`, if still kept (it is
+        then the most recently used)."""
         with self._lock:
-            return self._items.get(call_id)
+            answer = self._items.get(call_id)
+            if answer is None:
+                return None
+            self._items.move_to_end(call_id)
+            return answer.blocks
+
+    def _drop(self, call_id: str) -> None:
+        answer = self._items.pop(call_id, None)
+        if answer is not None:
+            answer.calls -= 1
+            if answer.calls == 0:
+                self.size -= answer.size
+
+
+def _size(blocks: Sequence[Block]) -> int:
+    """The bytes the strings of `blocks` take, which is nearly all of their memory."""
+    size, pending = 0, list(blocks)
+    # A stack rather than recursion: the blocks come from upstream, nested as it pleases.
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            size += sys.getsizeof(value)
+        elif isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list | tuple):
+            pending.extend(value)
+    return size
 
 
 def remember_answer(
@@ -75,6 +126,9 @@ class StreamThinking:
     def __init__(self, memory: ThinkingMemory) -> None:
         self.memory = memory
         self.blocks: dict[int, Block] = {}
+        # The streamed pieces of each block's fields, joined once the answer is finished:
+        # adding each delta to a string would copy all the text so far every time.
+        self.pieces: dict[tuple[int, str], list[str]] = {}
         self.call_ids: list[str] = []
         # A thinking event of the wrong shape: such blocks are not sent back.
         self.broken = False
@@ -95,7 +149,7 @@ class StreamThinking:
                 return
             block, value = self.blocks[index], delta.get(name)
             if isinstance(value, str) and isinstance(block.get(name, ""), str):
-                block[name] = block.get(name, "") + value
+                self.pieces.setdefault((index, name), []).append(value)
             else:
                 self.broken = True
 
@@ -107,25 +161,40 @@ class StreamThinking:
                 for call in choice["delta"].get("tool_calls") or []:
                     if call.get("id"):
                         self.call_ids.append(call["id"])
-                if choice.get("finish_reason") and not self.broken:
-                    blocks = [self.blocks[index] for index in sorted(self.blocks)]
-                    self.memory.remember(self.call_ids, blocks)
+                if choice.get("finish_reason") and not self.broken and self.call_ids:
+                    self.memory.remember(self.call_ids, self._finished_blocks())
             yield chunk
+
+    def _finished_blocks(self) -> list[Block]:
+        """The thinking blocks as the answer gave them, in their order."""
+        blocks = [dict(self.blocks[index]) for index in sorted(self.blocks)]
+        by_index = dict(zip(sorted(self.blocks), blocks, strict=True))
+        for (index, name), parts in self.pieces.items():
+            block = by_index[index]
+            block[name] = block.get(name, "") + "".join(parts)
+        return blocks
 
 
 def replay(payload: dict[str, Any], body: dict[str, Any], memory: ThinkingMemory | None) -> None:
-    """Put remembered thinking blocks first in the assistant turns whose tool calls they came
-    with. When the turn still in progress (a tool loop) cannot start with its blocks, thinking
-    is left off for this request, which Anthropic takes with such a history."""
+    """Put remembered thinking blocks first in the assistant messages of the turn in progress
+    (a tool loop) whose tool calls they came with. When that turn cannot start with its blocks,
+    thinking is left off for this request, which Anthropic takes with such a history.
+
+    Earlier turns get none: Anthropic needs only the blocks of the loop being continued, and
+    blocks there would make the prompt (its tokens, its cache) depend on the worker."""
+    turns = list(payload["messages"])
+    start = _turn_in_progress(turns)
+    if start is None:
+        return
     # Turns carry the ids as Anthropic takes them (messages.tool_id); the memory, the client's.
     client_ids = {tool_id(call_id): call_id for call_id in _history_call_ids(body)}
-    turns = []
-    for turn in payload["messages"]:
-        found = _remembered(turn, client_ids, memory) if memory is not None else []
+    for index in range(start, len(turns)):
+        found = _remembered(turns[index], client_ids, memory) if memory is not None else []
         thinking = [dict(block) for group in found for block in group]
-        turns.append({**turn, "content": thinking + turn["content"]} if thinking else turn)
-    start = _turn_in_progress(turns)
-    if start is not None and turns[start]["content"][0]["type"] not in THINKING_TYPES:
+        if thinking:
+            turns[index] = {**turns[index], "content": thinking + turns[index]["content"]}
+    if turns[start]["content"][0]["type"] not in THINKING_TYPES:
+        # Without thinking, the turn may hold no thinking blocks at all (nor a later step's).
         drop_thinking(payload)
         return
     payload["messages"] = turns
