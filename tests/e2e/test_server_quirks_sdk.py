@@ -6,6 +6,7 @@ from __future__ import annotations
 import openai
 import pytest
 from langchain_openai import ChatOpenAI
+from openai.types.chat import ChatCompletionChunk
 
 from tests.fakes.quirky_upstream import CONTEXT_ERROR, MODELS, TEXT, USAGE
 from tests.support.servers import gunicorn_app, start_gateway
@@ -37,13 +38,16 @@ def sdk(gateway) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=KEY, max_retries=0)
 
 
-def test_a_stream_without_done_is_a_whole_answer(sdk):
+def with_usage(sdk: openai.OpenAI, model: str) -> list[ChatCompletionChunk]:
+    """The chunks of a chat stream from `model` that asked for usage."""
     options = {"include_usage": True}
-    chunks = list(
-        sdk.chat.completions.create(
-            model="quirky/no-done", messages=HI, stream=True, stream_options=options
-        )
+    return list(
+        sdk.chat.completions.create(model=model, messages=HI, stream=True, stream_options=options)
     )
+
+
+def test_a_stream_without_done_is_a_whole_answer(sdk):
+    chunks = with_usage(sdk, "quirky/no-done")
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "".join(TEXT)
     assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens > 0
     with sdk.chat.completions.stream(model="quirky/no-done", messages=HI) as stream:
@@ -73,14 +77,11 @@ def test_an_error_line_first_is_a_bad_request(sdk):
 
 
 def test_usage_from_x_groq_reaches_the_client(sdk):
-    options = {"include_usage": True}
-    chunks = list(
-        sdk.chat.completions.create(
-            model="quirky/groq-usage", messages=HI, stream=True, stream_options=options
-        )
-    )
-    assert chunks[-1].choices == []
-    assert chunks[-1].usage.total_tokens == USAGE["total_tokens"]
+    chunks = with_usage(sdk, "quirky/groq-usage")
+    assert chunks[-1].choices == [] and chunks[-1].usage is not None
+    # A CompletionUsage: Groq's timings (`queue_time`) stay in its own `x_groq`.
+    counts = {k: USAGE[k] for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
+    assert chunks[-1].usage.model_dump(exclude_none=True) == counts
 
 
 def test_fractional_created_times_arrive_as_integers(sdk, gateway):
@@ -134,12 +135,7 @@ def test_a_json_error_typed_as_an_event_stream_is_that_error(sdk):
 
 
 def test_a_whole_answer_typed_as_an_event_stream_is_replayed(sdk):
-    options = {"include_usage": True}
-    chunks = list(
-        sdk.chat.completions.create(
-            model="quirky/json-answer", messages=HI, stream=True, stream_options=options
-        )
-    )
+    chunks = with_usage(sdk, "quirky/json-answer")
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "".join(TEXT)
     assert chunks[-1].usage.total_tokens == USAGE["total_tokens"]
     assert {c.model for c in chunks} == {"quirky/json-answer"}

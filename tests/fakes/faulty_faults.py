@@ -145,6 +145,18 @@ class Fault:
         conn.sendall(head(200, bodies.SSE_HEADERS) + b"".join(map(chunk, events)) + chunk(b""))
         return True
 
+    def no_done_unfinished(self, conn: socket.socket) -> bool:
+        """A body that ends cleanly before its answer does: a stream without its finish chunk
+        and `[DONE]`, or JSON cut short in a body delimited by the connection's end."""
+        if not self.stream:
+            body = self.wire.completion(self.model)
+            headers = {"Content-Type": "application/json", "Connection": "close"}
+            conn.sendall(head(200, headers) + body[: len(body) // 2])
+            return False
+        events = self.wire.events(self.model)[:-2]
+        conn.sendall(head(200, bodies.SSE_HEADERS) + b"".join(map(chunk, events)) + chunk(b""))
+        return True
+
     def stall(self, conn: socket.socket) -> bool:
         """The start of the answer, then silence."""
         if not self.stream:

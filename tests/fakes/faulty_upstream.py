@@ -109,6 +109,7 @@ FAULTS = (
     "cut_after_headers",
     "cut_mid_event",
     "no_done",
+    "no_done_unfinished",
     "stall",
     "silent",
     "drip",

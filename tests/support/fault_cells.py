@@ -65,6 +65,8 @@ _BASE: dict[str, tuple[Outcome, Outcome]] = {
     "cut_mid_event": (Error(502, True), STREAM_ERROR),
     # A finished stream (its finish chunk came) ended without `[DONE]`: the gateway adds it.
     "no_done": (OK, OK),
+    # One that ended before its finish chunk is cut short, and JSON cut short is no answer.
+    "no_done_unfinished": (Error(502, False), STREAM_ERROR),
     "stall": (Error(504, True), STREAM_ERROR),
     "silent": (Error(504, True), Error(504, True)),
     "drip": (Error(504, True), Error(504, True)),

@@ -1,4 +1,5 @@
-"""Helpers for tests of the `openai` backend: a models mapping, SSE bodies, trickled bodies."""
+"""Helpers for tests of the `openai` backend: a models mapping, a gateway on the fake upstream,
+SSE bodies, trickled bodies."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from app import create_app
+from app import create_app, observe
 
 UPSTREAM = "http://upstream.test/v1"
 CHAT_URL = UPSTREAM + "/chat/completions"
@@ -42,6 +43,35 @@ def make_app(monkeypatch, backend=None, models=None, backends=None, **config: An
         **config,
     }
     return create_app(settings)
+
+
+class StreamGateway:
+    """A gateway on the fake upstream (`make_app`, given `models` and `config`) that posts
+    stream requests and keeps the Exchange recorded for each in `exchanges`."""
+
+    def __init__(
+        self,
+        monkeypatch: Any,
+        models: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        **config: Any,
+    ) -> None:
+        app = make_app(monkeypatch, models=models, **config)
+        self.exchanges: list[observe.Exchange] = []
+        observe.add_observer(app, self.exchanges.append)
+        self.client = app.test_client()
+        self.headers = headers
+
+    def __call__(
+        self, path: str = "/v1/chat/completions", body: dict[str, Any] | None = None, **extra: Any
+    ) -> tuple[Any, bytes, observe.Exchange]:
+        """Post `body` (else a chat stream request with `extra`) to `path`; returns the
+        response, its body read to the end, and its Exchange."""
+        request = body or chat_body(stream=True, **extra)
+        response = self.client.post(path, json=request, headers=self.headers)
+        data = response.get_data()
+        response.close()
+        return response, data, self.exchanges[-1]
 
 
 def chat_body(**extra: Any) -> dict[str, Any]:

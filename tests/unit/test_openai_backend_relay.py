@@ -27,7 +27,7 @@ def relayed(chunks, model="gw", counter=None):
     def on_error(data: bytes) -> APIError:
         return UpstreamError(f"upstream said {data.decode()}")
 
-    return b"".join(relay("up", chunks, ModelRewriter(model), on_error, counter))
+    return b"".join(relay("up", chunks, ModelRewriter(model), on_error, counter=counter))
 
 
 # -- the relay itself -----------------------------------------------------------------------

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from app import observe
 from tests.support.openai_checks import check_error
 from tests.support.openai_upstream import (
     CHAT_URL,
     SERVER_KEY,
-    chat_body,
+    StreamGateway,
     chunk,
-    make_app,
     sse_body,
     sse_payloads,
     stream_chunks,
@@ -36,25 +36,9 @@ VLLM = {
 
 
 @pytest.fixture
-def gateway(monkeypatch):
-    """A factory of gateways (given models) whose posts return the response, read, and the
-    Exchange recorded for it."""
-
-    def make(models: list[dict[str, Any]] | None = None):
-        app = make_app(monkeypatch, models=models)
-        exchanges: list[observe.Exchange] = []
-        observe.add_observer(app, exchanges.append)
-        client = app.test_client()
-
-        def post(**extra: Any):
-            response = client.post("/v1/chat/completions", json=chat_body(stream=True, **extra))
-            body = response.get_data()
-            response.close()
-            return response, body, exchanges[-1]
-
-        return post
-
-    return make
+def gateway(monkeypatch) -> Callable[..., StreamGateway]:
+    """A factory of gateways, given models."""
+    return functools.partial(StreamGateway, monkeypatch)
 
 
 def sse(events: list[Any], done: bool = True) -> dict[str, Any]:

@@ -4,12 +4,13 @@ replayed as its stream; anything else without events is still a stream cut short
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from app import observe
 from app.backends.openai import stream as relay_module
 from app.backends.openai.rewrite import ModelRewriter
 from app.backends.openai.stream import relay
@@ -19,9 +20,9 @@ from tests.support.openai_upstream import (
     CHAT_URL,
     SERVER_KEY,
     UPSTREAM,
+    StreamGateway,
     chat_body,
     completion,
-    make_app,
     split_every,
     sse_body,
     sse_payloads,
@@ -42,25 +43,9 @@ RETRIED = [{"id": "gw", "backend": "up", "model": "real-model", "retries": 1}]
 
 
 @pytest.fixture
-def gateway(monkeypatch):
-    """A factory of gateways (given models) whose posts return the response, its body and the
-    Exchange recorded for it."""
-
-    def make(models: list[dict[str, Any]] | None = None):
-        app = make_app(monkeypatch, models=models)
-        exchanges: list[observe.Exchange] = []
-        observe.add_observer(app, exchanges.append)
-        client = app.test_client()
-
-        def post(path: str = "/v1/chat/completions", **body: Any):
-            response = client.post(path, json=body or chat_body(stream=True))
-            data = response.get_data()
-            response.close()
-            return response, data, exchanges[-1]
-
-        return post
-
-    return make
+def gateway(monkeypatch) -> Callable[..., StreamGateway]:
+    """A factory of gateways, given models."""
+    return functools.partial(StreamGateway, monkeypatch)
 
 
 def as_sse(body: bytes | Exception, url: str = CHAT_URL) -> dict[str, Any]:
@@ -111,7 +96,7 @@ def test_a_server_error_body_is_a_scrubbed_502_that_is_retried(gateway, upstream
 def test_a_whole_answer_is_replayed_as_its_stream(gateway, upstream):
     upstream.post(**as_sse(json.dumps(completion("Hello there!"), indent=1).encode()))
     request = chat_body(stream=True, stream_options={"include_usage": True})
-    response, data, exchange = gateway()(**request)
+    response, data, exchange = gateway()(body=request)
     assert response.status_code == 200 and response.mimetype == "text/event-stream"
     events = data.decode().removesuffix("\n\n").split("\n\n")
     assembled = check_chat_sse([event.removeprefix("data: ") for event in events], request)
@@ -138,7 +123,9 @@ def test_a_whole_legacy_completion_is_replayed(gateway, upstream):
         "choices": [{"index": 0, "text": "four", "logprobs": None, "finish_reason": "stop"}],
     }
     upstream.post(**as_sse(json.dumps(answer).encode(), UPSTREAM + "/completions"))
-    response, data, _ = gateway()("/v1/completions", model="gw", prompt="2+2=", stream=True)
+    response, data, _ = gateway()(
+        "/v1/completions", {"model": "gw", "prompt": "2+2=", "stream": True}
+    )
     events = sse_payloads(data)
     assert [e["choices"][0]["text"] for e in events[:-1]] == ["four"]
     assert events[-1] == "[DONE]"

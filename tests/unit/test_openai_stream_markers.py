@@ -4,11 +4,9 @@ does, and an event without data (`data:` alone) is dropped, never relayed or an 
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import pytest
 
-from app import observe
 from app.backends.openai.rewrite import ModelRewriter
 from app.backends.openai.stream import relay
 from app.backends.openai.usage import UsageCounter
@@ -16,11 +14,13 @@ from app.errors import UpstreamError, UpstreamTimeoutError
 from tests.support.openai_checks import check_error
 from tests.support.openai_upstream import (
     CHAT_URL,
+    StreamGateway,
     chat_body,
-    make_app,
+    chunk,
     sse_body,
     sse_payloads,
     stream_chunks,
+    trickle,
 )
 
 PADDED = [b"data: [DONE] \n\n", b"data: [DONE]\t\n\n", b"data:  [DONE] \t \r\n\r\n"]
@@ -36,21 +36,8 @@ def expected(texts: tuple[str, ...] = ("Hel", "lo")) -> bytes:
 
 
 @pytest.fixture
-def gateway(monkeypatch):
-    """Post a chat stream request (with `extra`) to a gateway on the fake upstream; returns
-    the response, its body and its Exchange."""
-    app = make_app(monkeypatch)
-    exchanges: list[observe.Exchange] = []
-    observe.add_observer(app, exchanges.append)
-    client = app.test_client()
-
-    def post(**extra: Any):
-        response = client.post("/v1/chat/completions", json=chat_body(stream=True, **extra))
-        body = response.get_data()
-        response.close()
-        return response, body, exchanges[-1]
-
-    return post
+def gateway(monkeypatch) -> StreamGateway:
+    return StreamGateway(monkeypatch)
 
 
 @pytest.mark.parametrize("end", PADDED)
@@ -67,7 +54,9 @@ def test_a_padded_done_ends_the_stream_as_done(end):
 @pytest.mark.parametrize("end", PADDED)
 def test_the_usage_chunk_asked_for_comes_before_a_padded_done(end):
     counter = UsageCounter("chat", chat_body(), "real-model")
-    out = b"".join(relay("up", [body_with(end)], ModelRewriter("gw"), UpstreamError, counter))
+    out = b"".join(
+        relay("up", [body_with(end)], ModelRewriter("gw"), UpstreamError, counter=counter)
+    )
     *chunks, usage, done = sse_payloads(out)
     assert done == "[DONE]" and usage["choices"] == [] and usage["usage"]["completion_tokens"]
 
@@ -133,3 +122,39 @@ def test_a_stream_of_events_without_data_only_is_cut_short(gateway, upstream):
     response, body, _ = gateway()
     assert response.status_code == 502
     assert check_error(response.get_json(), 502).code == "upstream_stream_incomplete"
+
+
+# Events without data after a finished answer, in every split of the reads: none ends it.
+ENDS = [*BLANK, b"event: ping\ndata:\n\n", b"data:\n\ndata:\n\n", b": ping\n\n"]
+
+
+def splits(body: bytes, end: bytes) -> list[list[bytes]]:
+    """`body` then `end` read at once, in two reads, and `end` in reads of its own."""
+    return [[body + end], [body, end], [body, end, end], [body, *(bytes([b]) for b in end)]]
+
+
+@pytest.mark.parametrize("end", ENDS)
+def test_a_finished_stream_without_done_ends_with_done_however_its_reads_were_split(end):
+    for reads in splits(body_with(b""), end):
+        assert b"".join(relay("up", reads, ModelRewriter("gw"), UpstreamError)) == expected()
+
+
+@pytest.mark.parametrize("end", ENDS)
+def test_an_unfinished_stream_stays_cut_short_however_its_reads_were_split(end):
+    # The last event with data decides, wherever the events without data fell.
+    unfinished = sse_body(stream_chunks("Hel", "lo")[:-1], done=False)
+    more = sse_body([chunk({"content": "more"})], done=False)
+    for reads in [*splits(unfinished, end), [body_with(b""), more, end]]:
+        with pytest.raises(UpstreamError) as caught:
+            b"".join(relay("up", reads, ModelRewriter("gw"), UpstreamError))
+        assert caught.value.code == "upstream_stream_incomplete"
+
+
+def test_through_the_gateway_a_ping_read_after_the_finish_chunk_still_gets_done(gateway, upstream):
+    body = trickle([body_with(b""), b"event: ping\ndata:\n\n"])
+    upstream.post(CHAT_URL, body=body, content_type="text/event-stream")
+    response, relayed, exchange = gateway(stream_options={"include_usage": True})
+    *chunks, usage, done = sse_payloads(relayed)
+    assert chunks == sse_payloads(expected())[:-1] and done == "[DONE]"
+    assert usage["choices"] == [] and usage["usage"]["completion_tokens"] > 0
+    assert exchange.stream_error is None

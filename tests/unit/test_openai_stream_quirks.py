@@ -8,15 +8,14 @@ from typing import Any
 
 import pytest
 
-from app import observe
+from app.backends.openai.usage import vendor_usage
 from app.backends.sse import RawSSEDecoder
 from tests.support.openai_checks import check_chat_sse, check_error
 from tests.support.openai_upstream import (
     CHAT_URL,
     UPSTREAM,
-    chat_body,
+    StreamGateway,
     chunk,
-    make_app,
     sse_body,
     sse_payloads,
     stream_chunks,
@@ -33,21 +32,8 @@ CONTEXT_ERROR = (
 
 
 @pytest.fixture
-def gateway(monkeypatch):
-    """Post a stream request (a chat one with `extra`, unless given `path` and `body`) to a
-    gateway on the fake upstream; returns the response, its body and its Exchange."""
-    app = make_app(monkeypatch)
-    exchanges: list[observe.Exchange] = []
-    observe.add_observer(app, exchanges.append)
-    client = app.test_client()
-
-    def post(path: str = "/v1/chat/completions", body: Any = None, **extra: Any):
-        response = client.post(path, json=body or chat_body(stream=True, **extra))
-        data = response.get_data()
-        response.close()
-        return response, data, exchanges[-1]
-
-    return post
+def gateway(monkeypatch) -> StreamGateway:
+    return StreamGateway(monkeypatch)
 
 
 def sse(body: bytes) -> dict[str, Any]:
@@ -100,13 +86,20 @@ def test_the_usage_chunk_asked_for_comes_before_the_added_done(gateway, upstream
     assert exchange.completion_tokens == last["usage"]["completion_tokens"]
 
 
+def legacy(text: str, finish: str | None = None, index: int = 0) -> dict[str, Any]:
+    """A legacy `text_completion` chunk for choice `index`."""
+    choice = {"index": index, "text": text, "logprobs": None, "finish_reason": finish}
+    return {
+        "id": "cmpl-1",
+        "object": "text_completion",
+        "created": 1,
+        "model": "m",
+        "choices": [choice],
+    }
+
+
 def test_a_finished_legacy_stream_without_done_ends_with_done(gateway, upstream):
-    text = {"id": "cmpl-1", "object": "text_completion", "created": 1700000000, "model": "m"}
-    choice = {"index": 0, "text": "", "logprobs": None, "finish_reason": None}
-    events = [
-        {**text, "choices": [{**choice, "text": "Once"}]},
-        {**text, "choices": [{**choice, "finish_reason": "stop"}]},
-    ]
+    events = [legacy("Once"), legacy("", "stop")]
     upstream.post(UPSTREAM + "/completions", **sse(sse_body(events, done=False)))
     request = {"model": "gw", "prompt": "Once upon", "stream": True}
     response, body, exchange = gateway("/v1/completions", request)
@@ -127,6 +120,55 @@ def test_an_unfinished_stream_without_done_still_ends_with_an_error(gateway, ups
     _, relayed_body, exchange = gateway()
     last = sse_payloads(relayed_body)[-1]
     assert check_error(last).code == "upstream_stream_incomplete"
+    assert exchange.stream_error == "server_error"
+
+
+def of_choice(index: int, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    """A chat chunk for choice `index`."""
+    event = chunk(delta, finish)
+    event["choices"][0]["index"] = index
+    return event
+
+
+# Choice 0 finished, choice 1 not yet; then choice 1 finished too.
+TWO = [of_choice(0, {"content": "A"}), of_choice(1, {"content": "B"}), of_choice(0, {}, "stop")]
+BOTH = [*TWO, of_choice(1, {}, "stop")]
+
+
+@pytest.mark.parametrize("events", [TWO, BOTH])
+def test_with_several_choices_a_finish_chunk_without_done_is_no_end(gateway, upstream, events):
+    # Which choices finished is not tracked (that would parse every chunk): with `n` > 1 only
+    # the usage chunk, sent after all of them, shows the answer whole.
+    upstream.post(CHAT_URL, **sse(sse_body(events, done=False)))
+    _, body, exchange = gateway(n=2)
+    *chunks, last = sse_payloads(body)
+    assert chunks == relayed(events)[:-1]
+    assert check_error(last).code == "upstream_stream_incomplete"
+    assert exchange.stream_error == "server_error"
+
+
+def test_n_1_is_one_choice(gateway, upstream):
+    events = stream_chunks("Hi")
+    upstream.post(CHAT_URL, **sse(sse_body(events, done=False)))
+    _, body, exchange = gateway(n=1)
+    assert sse_payloads(body) == relayed(events) and exchange.stream_error is None
+
+
+def test_with_several_choices_a_usage_chunk_without_done_is_the_end(gateway, upstream):
+    events = [*BOTH, {**chunk({}), "choices": [], "usage": USAGE}]
+    upstream.post(CHAT_URL, **sse(sse_body(events, done=False)))
+    _, body, exchange = gateway(n=2, stream_options={"include_usage": True})
+    assert sse_payloads(body) == relayed(events)
+    assert exchange.stream_error is None
+
+
+@pytest.mark.parametrize("prompt", [["Once upon", "Long ago"], [[1, 2], [3]]])
+def test_a_legacy_batch_is_several_choices(gateway, upstream, prompt):
+    events = [legacy("Once"), legacy(" a time", index=1), legacy("", "stop")]
+    upstream.post(UPSTREAM + "/completions", **sse(sse_body(events, done=False)))
+    request = {"model": "gw", "prompt": prompt, "stream": True}
+    _, body, exchange = gateway("/v1/completions", request)
+    assert check_error(sse_payloads(body)[-1]).code == "upstream_stream_incomplete"
     assert exchange.stream_error == "server_error"
 
 
@@ -187,15 +229,52 @@ def test_usage_in_a_vendor_extension_is_the_usage_chunk_asked_for(gateway, upstr
     _, body, exchange = gateway(stream_options={"include_usage": True})
     *chunks, usage, done = sse_payloads(body)
     assert chunks == relayed(events)[:-1] and done == "[DONE]"
+    # Only what the spec's CompletionUsage holds: Groq's timings stay in `x_groq`.
     assert usage == {
         "id": "chatcmpl-up1",
         "object": "chat.completion.chunk",
         "created": 1700000000,
         "model": "gw",
         "choices": [],
-        "usage": GROQ_USAGE,
+        "usage": USAGE,
     }
     assert (exchange.prompt_tokens, exchange.completion_tokens) == (9, 4)
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [
+        {"queue_time": 0.2},
+        {"prompt_tokens": 9},
+        {"prompt_tokens": True, "completion_tokens": False},
+        {"prompt_tokens": "9", "completion_tokens": "4"},
+        {"prompt_tokens": 9.0, "completion_tokens": 4.0},
+    ],
+)
+def test_a_vendor_usage_without_both_counts_is_no_usage(gateway, upstream, usage):
+    events = stream_chunks("one two")
+    events[-1] = {**events[-1], "x_vendor": {"id": "v1", "usage": usage}}
+    upstream.post(CHAT_URL, **sse(sse_body(events)))
+    _, body, exchange = gateway(stream_options={"include_usage": True})
+    *chunks, last, done = sse_payloads(body)
+    assert chunks == relayed(events)[:-1] and done == "[DONE]"
+    # The gateway counts, as for an upstream that reports no usage at all.
+    counted = last["usage"]
+    assert set(counted) == {"prompt_tokens", "completion_tokens", "total_tokens"}
+    assert counted["completion_tokens"] >= 2
+    assert (exchange.prompt_tokens, exchange.completion_tokens) == (
+        counted["prompt_tokens"],
+        counted["completion_tokens"],
+    )
+
+
+def test_a_vendor_usage_keeps_only_what_a_completion_usage_holds():
+    details = {"cached_tokens": 2}
+    usage = {"prompt_tokens": 9, "completion_tokens": 4, "queue_time": 0.01}
+    usage |= {"prompt_tokens_details": details, "completion_tokens_details": None}
+    event = {"x_a": {"usage": {"queue_time": 0.2}}, "x_groq": {"usage": usage}}
+    assert vendor_usage(event) == {**USAGE, "prompt_tokens_details": details}
+    assert vendor_usage({"x_groq": {"usage": {**usage, "total_tokens": 20}}})["total_tokens"] == 20
 
 
 def test_a_vendor_usage_does_not_double_the_upstreams_own_usage_chunk(gateway, upstream):

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from app import observe
 from app.backends.openai.rewrite import ModelRewriter
 from app.backends.openai.stream import relay
 from app.backends.openai.usage import UsageCounter
@@ -16,9 +15,9 @@ from app.tokens import count_functions
 from tests.support.openai_checks import check_chat_sse
 from tests.support.openai_upstream import (
     CHAT_URL,
+    StreamGateway,
     chat_body,
     chunk,
-    make_app,
     sse_body,
     sse_payloads,
     stream_chunks,
@@ -36,28 +35,20 @@ def usage_chunk(usage: dict[str, Any] | None = None) -> dict[str, Any]:
 def relayed_usage(body: bytes, counter: UsageCounter | None = None) -> list[dict[str, Any]]:
     """The usage objects `relay` reports for this upstream body."""
     seen: list[dict[str, Any]] = []
-    out = relay("up", [body], ModelRewriter("gw"), UpstreamError, counter, on_usage=seen.append)
+    out = relay(
+        "up", [body], ModelRewriter("gw"), UpstreamError, counter=counter, on_usage=seen.append
+    )
     b"".join(out)
     return seen
 
 
 @pytest.fixture
-def gateway(monkeypatch):
-    """A gateway with one client key limited to 1000 tokens a minute, and its Exchanges."""
-    app = make_app(monkeypatch, GATEWAY_API_KEYS=[CLIENT_KEY], RATE_LIMIT_TPM=1000)
-    exchanges: list[observe.Exchange] = []
-    observe.add_observer(app, exchanges.append)
-    client = app.test_client()
-
-    def post(**extra: Any):
-        headers = {"Authorization": f"Bearer {CLIENT_KEY}"}
-        response = client.post("/v1/chat/completions", json=chat_body(**extra), headers=headers)
-        body = response.get_data()
-        response.close()
-        return response, body
-
-    post.exchanges = exchanges  # type: ignore[attr-defined]
-    return post
+def gateway(monkeypatch) -> StreamGateway:
+    """A gateway with one client key limited to 1000 tokens a minute."""
+    headers = {"Authorization": f"Bearer {CLIENT_KEY}"}
+    return StreamGateway(
+        monkeypatch, headers=headers, GATEWAY_API_KEYS=[CLIENT_KEY], RATE_LIMIT_TPM=1000
+    )
 
 
 # -- the relay reports usage ----------------------------------------------------------------
@@ -74,6 +65,13 @@ def test_null_usage_and_usage_inside_text_are_not_reported():
         {**chunk({}), "meta": {"usage": {"total_tokens": 1}}},
     ]
     assert relayed_usage(sse_body(events)) == []
+
+
+def test_a_vendor_usage_is_reported_as_a_completion_usage_or_not_at_all():
+    groq = {**chunk({}, "stop"), "x_groq": {"usage": {**USAGE, "queue_time": 0.2}}}
+    odd = {**chunk({}, "stop"), "x_vendor": {"usage": {"queue_time": 0.2}}}
+    assert relayed_usage(sse_body([groq])) == [USAGE]
+    assert relayed_usage(sse_body([odd])) == []
 
 
 def test_the_counted_usage_is_reported_with_its_chunk():
@@ -105,9 +103,9 @@ def test_a_streamed_usage_is_charged_to_the_token_limit(gateway, upstream, inclu
     body = sse_body([*stream_chunks("a"), usage_chunk()])
     upstream.post(CHAT_URL, body=body, content_type="text/event-stream")
     options = {"stream_options": {"include_usage": True}} if include_usage else {}
-    first, _ = gateway(stream=True, **options)
+    first, _, _ = gateway(**options)
     assert first.status_code == 200
-    second, _ = gateway(stream=True, **options)
+    second, _, _ = gateway(**options)
     assert second.status_code == 429
     record = gateway.exchanges[0]
     assert (record.prompt_tokens, record.completion_tokens) == (3, 5000)
@@ -117,19 +115,19 @@ def test_a_usage_reported_before_the_stream_fails_is_still_recorded(gateway, ups
     error = {"error": {"message": "overloaded", "type": "server_error", "code": None}}
     body = sse_body([*stream_chunks("a"), usage_chunk(), error], done=False)
     upstream.post(CHAT_URL, body=body, content_type="text/event-stream")
-    response, relayed = gateway(stream=True, stream_options={"include_usage": True})
+    response, relayed, _ = gateway(stream_options={"include_usage": True})
     assert sse_payloads(relayed)[-1]["error"]["message"] == "overloaded"
     record = gateway.exchanges[0]
     assert record.stream_error == "server_error"
     assert (record.prompt_tokens, record.completion_tokens) == (3, 5000)
-    assert gateway(stream=True)[0].status_code == 429
+    assert gateway()[0].status_code == 429
 
 
 def test_the_gateway_counted_usage_is_recorded(gateway, upstream):
     upstream.post(
         CHAT_URL, body=sse_body(stream_chunks("one two")), content_type="text/event-stream"
     )
-    response, body = gateway(stream=True, stream_options={"include_usage": True})
+    response, body, _ = gateway(stream_options={"include_usage": True})
     usage = sse_payloads(body)[-2]["usage"]
     record = gateway.exchanges[0]
     assert (record.prompt_tokens, record.completion_tokens) == (
@@ -152,7 +150,7 @@ def test_usage_on_the_finish_chunk_becomes_its_own_last_chunk(gateway, upstream)
     events = usage_on_finish()
     upstream.post(CHAT_URL, body=sse_body(events), content_type="text/event-stream")
     request = chat_body(stream=True, stream_options={"include_usage": True})
-    _, body = gateway(stream=True, stream_options={"include_usage": True})
+    _, body, _ = gateway(stream_options={"include_usage": True})
     payloads = sse_payloads(body)
     check_chat_sse([json.dumps(p) if isinstance(p, dict) else p for p in payloads], request)
     *chunks, last, done = payloads
@@ -166,7 +164,7 @@ def test_usage_on_the_finish_chunk_becomes_its_own_last_chunk(gateway, upstream)
 def test_without_include_usage_the_finish_chunk_keeps_its_usage(gateway, upstream):
     events = usage_on_finish()
     upstream.post(CHAT_URL, body=sse_body(events), content_type="text/event-stream")
-    _, body = gateway(stream=True)
+    _, body, _ = gateway()
     assert sse_payloads(body) == [{**e, "model": "gw"} for e in events] + ["[DONE]"]
     assert gateway.exchanges[0].completion_tokens == 5000
 
@@ -175,14 +173,14 @@ def test_usage_on_every_chunk_stays_when_the_client_asked_vllm_for_it():
     options = {"include_usage": True, "continuous_usage_stats": True}
     counter = UsageCounter("chat", chat_body(stream_options=options), "real-model")
     events = [{**c, "usage": USAGE} for c in stream_chunks("a")]
-    out = relay("up", [sse_body(events)], ModelRewriter("gw"), UpstreamError, counter)
+    out = relay("up", [sse_body(events)], ModelRewriter("gw"), UpstreamError, counter=counter)
     assert sse_payloads(b"".join(out)) == [{**e, "model": "gw"} for e in events] + ["[DONE]"]
 
 
 def test_a_later_usage_chunk_of_the_upstream_is_the_only_usage_chunk(gateway, upstream):
     events = [*usage_on_finish(), {**usage_chunk(), "system_fingerprint": "fp_1"}]
     upstream.post(CHAT_URL, body=sse_body(events), content_type="text/event-stream")
-    _, body = gateway(stream=True, stream_options={"include_usage": True})
+    _, body, _ = gateway(stream_options={"include_usage": True})
     payloads = sse_payloads(body)
     assert [p for p in payloads if isinstance(p, dict) and p.get("usage")] == [
         {**events[-1], "model": "gw"}

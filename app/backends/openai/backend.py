@@ -217,13 +217,14 @@ class OpenAIBackend(Backend):
             self.http.iter_bytes(response),
             ModelRewriter(call.model, chat=operation == "chat"),
             lambda data: reported_error(self.name, data, secrets),
-            counter,
-            self.http.deadline(response),
-            functools.partial(self.http.finish, response),
-            record,
-            functools.partial(self.http.wait_until, response),
-            complete,
-            whole,
+            counter=counter,
+            deadline=self.http.deadline(response),
+            finish=functools.partial(self.http.finish, response),
+            on_usage=record,
+            wait=functools.partial(self.http.wait_until, response),
+            on_complete=complete,
+            whole=whole,
+            choices=_choices(operation, call.body),
         )
         return stream
 
@@ -252,6 +253,17 @@ def _exact(answer: dict[str, Any], content: bytes, model: str) -> dict[str, Any]
             return answer
     body = ModelRewriter(model).splice(content)
     return answer if body is None else ExactJSON(answer, body)
+
+
+def _choices(operation: str, body: Mapping[str, Any]) -> int:
+    """How many choices a stream answers `body` with: `n` for each prompt of a legacy batch."""
+    n = body.get("n") or 1
+    prompt = body.get("prompt")
+    if operation == "completion" and isinstance(prompt, list) and len(prompt) > 1:
+        # A list of token ids is one prompt; a list of strings or of token lists is a batch.
+        if not isinstance(prompt[0], int):
+            return n * len(prompt)
+    return n
 
 
 def _check_options(name: str, options: Mapping[str, Any]) -> None:

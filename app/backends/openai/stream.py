@@ -30,6 +30,7 @@ def relay(
     chunks: Iterable[bytes],
     rewrite: ModelRewriter,
     on_error: Callable[[bytes], APIError],
+    *,
     counter: UsageCounter | None = None,
     deadline: float | None = None,
     finish: Callable[[Iterator[bytes]], None] | None = None,
@@ -37,12 +38,13 @@ def relay(
     wait: Callable[[float | None], bool] | None = None,
     on_complete: Callable[[], None] | None = None,
     whole: Callable[[bytes], Iterable[bytes | dict[str, Any]]] | None = None,
+    choices: int = 1,
 ) -> Iterator[bytes | dict[str, Any]]:
     """Yield the complete upstream events of each read as SSE bytes, ending with `[DONE]`.
 
-    A stream whose body ends without `[DONE]` after a finished answer (its last event a chunk
-    with a `finish_reason`, or a usage chunk) is ended as if `[DONE]` had come; one that ends
-    before (cut mid-event or not) raises an UpstreamError; an
+    A stream whose body ends without `[DONE]` after a finished answer (`answered` by its last
+    event with data, for an answer of `choices` choices) is ended as if `[DONE]` had come; one
+    that ends before (cut mid-event or not) raises an UpstreamError; an
     error event from the upstream (a top-level `error` that is set, or `"object": "error"`)
     raises the error it describes, an event that is not a JSON object an UpstreamError
     (invalid UTF-8 is replaced instead). Without a first event by `deadline` (a
@@ -67,7 +69,7 @@ def relay(
     live = [False]  # True once an event came: a live stream may take its time
     if deadline is not None:
         reads = first_event_reads(name, reads, deadline, wait, lambda: live[0])
-    last: list[RawSSEEvent] = []  # the events of the last read that completed any
+    last = b""  # the data of the last event relayed
     # The reads before the first event, while they may be one JSON body instead of events.
     head = _Head() if whole is not None else None
     # One flat loop, run for every event of every stream; None marks the end of the body.
@@ -80,8 +82,11 @@ def relay(
                 if first is not None:
                     live[0] = True
                     rewrite = rewrite.for_stream(first)
-            last = events
-            out, end, done = _encode(name, events, rewrite, on_error, counter, on_usage)
+            out, end, done, relayed = _encode(name, events, rewrite, on_error, counter, on_usage)
+            if relayed:
+                # Not set by a read of events without data only (a ping, `data:`): they end no
+                # answer, whichever read they came in.
+                last = relayed
             if done and on_complete is not None:
                 on_complete()
             if out:
@@ -101,10 +106,10 @@ def relay(
             on_complete()
         yield from answer
         return
-    if last and not decoder.truncated and answered(_last_data(last)):
+    if last and not decoder.truncated and answered(last, choices):
         # Some servers end a finished answer without `[DONE]`; OpenAI's clients expect it, and
         # the usage chunk the client asked for comes before it.
-        out, _, _ = _encode(name, [RawSSEEvent(b"[DONE]")], rewrite, on_error, counter, on_usage)
+        out, *_ = _encode(name, [RawSSEEvent(b"[DONE]")], rewrite, on_error, counter, on_usage)
         if on_complete is not None:
             on_complete()
         yield out
@@ -123,27 +128,28 @@ def _encode(
     on_error: Callable[[bytes], APIError],
     counter: UsageCounter | None,
     on_usage: Callable[[dict[str, Any]], None] | None = None,
-) -> tuple[bytes, APIError | None, bool]:
-    """The SSE bytes of `events` up to `[DONE]` included, the error that ends them if any, and
-    whether `[DONE]` was among them."""
+) -> tuple[bytes, APIError | None, bool, bytes]:
+    """The SSE bytes of `events` up to `[DONE]` included, the error that ends them if any,
+    whether `[DONE]` was among them, and the data of the last event relayed (b"" if none)."""
     out: list[bytes] = []
+    last = b""
     for event in events:
         data = event.data
         if data == b"[DONE]":
-            return _done(out, rewrite, counter, on_usage), None, True
+            return _done(out, rewrite, counter, on_usage), None, True, last
         if event.event == b"error" or ((at := data.find(b'"error"')) >= 0 and _is_error(data, at)):
-            return b"".join(out), on_error(data), False
+            return b"".join(out), on_error(data), False, last
         try:
             data = _checked(name, data)
         except UpstreamError as exc:
             # Only events that are no JSON object get here, so ordinary ones pay nothing.
             marker = data.strip()
             if marker == b"[DONE]":  # some servers pad it with spaces or a tab
-                return _done(out, rewrite, counter, on_usage), None, True
+                return _done(out, rewrite, counter, on_usage), None, True, last
             if not marker:
                 # `data:` without a value: nothing to relay, and no client could parse it.
                 continue
-            return b"".join(out), exc, False
+            return b"".join(out), exc, False, last
         if counter is not None:
             data = counter.add(data, on_usage)
         elif on_usage is not None and (at := data.find(b'"usage"')) >= 0:
@@ -151,14 +157,14 @@ def _encode(
         rewritten = rewrite.event(data)
         if rewritten is None:
             # It looked like an object (`_checked` parses only what does not) but is no JSON.
-            return b"".join(out), _not_an_object(name), False
-        data = rewritten
+            return b"".join(out), _not_an_object(name), False, last
+        last = data = rewritten
         if data.find(b"\n") >= 0:
             # An event sent as several `data:` lines, joined by the decoder: each line needs
             # its prefix again, and the client joins them back the same way.
             data = data.replace(b"\n", b"\ndata: ")
         out += (b"data: ", data, b"\n\n")
-    return b"".join(out), None, False
+    return b"".join(out), None, False, last
 
 
 def _done(
@@ -182,11 +188,6 @@ def _done(
 def _first_data(events: list[RawSSEEvent]) -> bytes | None:
     """The data of the first event that has any (events without data are dropped)."""
     return next((event.data for event in events if event.data.strip()), None)
-
-
-def _last_data(events: list[RawSSEEvent]) -> bytes:
-    """The data of the last event that has any, or nothing."""
-    return next((event.data for event in reversed(events) if event.data.strip()), b"")
 
 
 class _Head:
@@ -240,15 +241,20 @@ def _is_error(data: bytes, at: int) -> bool:
     return isinstance(event, dict) and (bool(event.get("error")) or event.get("object") == "error")
 
 
-def answered(data: bytes) -> bool:
-    """True when an event's data is the end of an answer: a chunk with a choice that has a
-    `finish_reason`, or a usage chunk (`"choices": []` and a `usage` object)."""
+def answered(data: bytes, choices: int = 1) -> bool:
+    """True when an event's data is the end of an answer of `choices` choices: a usage chunk
+    (`"choices": []` and a `usage` object), or, for one choice, a chunk whose choice has a
+    `finish_reason`."""
     event = json_object(data)
-    if event is None or not isinstance(choices := event.get("choices"), list):
+    if event is None or not isinstance(listed := event.get("choices"), list):
         return False
-    if not choices:
+    if not listed:
         return isinstance(event.get("usage"), dict)
-    return any(isinstance(choice, dict) and choice.get("finish_reason") for choice in choices)
+    # One choice finished says nothing of the others, and telling which ones finished would
+    # take parsing every chunk: only the usage chunk, sent after them all, says they ended.
+    if choices != 1:
+        return False
+    return any(isinstance(choice, dict) and choice.get("finish_reason") for choice in listed)
 
 
 def _leave(reads: Iterator[bytes]) -> None:

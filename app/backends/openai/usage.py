@@ -17,6 +17,8 @@ from app.tokens import count_text
 _NO_USAGE = re.compile(rb'"usage"\s*:\s*null\s*[,}]')
 # What the gateway's usage chunk copies from the stream's chunks, besides `model`.
 _CHUNK_KEYS = ("id", "object", "created", "service_tier", "system_fingerprint")
+# The objects of the spec's CompletionUsage besides its three counts.
+_DETAILS = ("prompt_tokens_details", "completion_tokens_details")
 
 
 class UsageCounter:
@@ -172,14 +174,37 @@ def report_usage(data: bytes, at: int, on_usage: Callable[[dict[str, Any]], None
 
 
 def vendor_usage(event: dict[str, Any]) -> dict[str, Any] | None:
-    """The `usage` object inside a vendor extension of an event (a top-level `x_…` object), as
-    some servers report a stream's usage there (`x_groq.usage`) instead of at the top level."""
+    """The usage inside a vendor extension of an event (a top-level `x_…` object), as some
+    servers report a stream's usage there (`x_groq.usage`) instead of at the top level: the
+    first one that is a CompletionUsage (`completion_usage`), or None."""
     for key, value in event.items():
         if key.startswith("x_") and isinstance(value, dict):
-            usage = value.get("usage")
-            if isinstance(usage, dict) and usage:
+            usage = completion_usage(value.get("usage"))
+            if usage is not None:
                 return usage
     return None
+
+
+def completion_usage(usage: Any) -> dict[str, Any] | None:
+    """`usage` as the spec's CompletionUsage (its counts, `total_tokens` added when missing,
+    and its two details objects), or None when it has no integer `prompt_tokens` and
+    `completion_tokens`."""
+    if not isinstance(usage, dict):
+        return None
+    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    # `type() is int`: a bool is an int to isinstance, and no count.
+    if type(prompt) is not int or type(completion) is not int:
+        return None
+    total = usage.get("total_tokens")
+    out: dict[str, Any] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": total if type(total) is int else prompt + completion,
+    }
+    for key in _DETAILS:
+        if isinstance(usage.get(key), dict):
+            out[key] = usage[key]
+    return out
 
 
 def whole_seconds(created: Any) -> Any:
