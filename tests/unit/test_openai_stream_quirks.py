@@ -162,6 +162,28 @@ def test_with_several_choices_a_usage_chunk_without_done_is_the_end(gateway, ups
     assert exchange.stream_error is None
 
 
+@pytest.mark.parametrize("with_counter", [False, True])
+def test_with_several_choices_usage_on_the_last_finish_chunk_is_the_end(
+    gateway, upstream, with_counter
+):
+    # Some servers put the usage on the last finish chunk rather than on a chunk of its own.
+    events = [*TWO, {**of_choice(1, {}, "stop"), "usage": USAGE}]
+    upstream.post(CHAT_URL, **sse(sse_body(events, done=False)))
+    options = {"stream_options": {"include_usage": True}} if with_counter else {}
+    _, body, exchange = gateway(n=2, **options)
+    assert sse_payloads(body)[-1] == "[DONE]"
+    assert exchange.stream_error is None
+
+
+def test_a_list_of_token_ids_is_one_prompt(gateway, upstream):
+    events = [legacy("Once"), legacy("", "stop")]
+    upstream.post(UPSTREAM + "/completions", **sse(sse_body(events, done=False)))
+    request = {"model": "gw", "prompt": [1, 2], "stream": True}
+    _, body, exchange = gateway("/v1/completions", request)
+    assert sse_payloads(body) == relayed(events)
+    assert exchange.stream_error is None
+
+
 @pytest.mark.parametrize("prompt", [["Once upon", "Long ago"], [[1, 2], [3]]])
 def test_a_legacy_batch_is_several_choices(gateway, upstream, prompt):
     events = [legacy("Once"), legacy(" a time", index=1), legacy("", "stop")]
@@ -249,6 +271,7 @@ def test_usage_in_a_vendor_extension_is_the_usage_chunk_asked_for(gateway, upstr
         {"prompt_tokens": True, "completion_tokens": False},
         {"prompt_tokens": "9", "completion_tokens": "4"},
         {"prompt_tokens": 9.0, "completion_tokens": 4.0},
+        {"prompt_tokens": -5, "completion_tokens": 4},
     ],
 )
 def test_a_vendor_usage_without_both_counts_is_no_usage(gateway, upstream, usage):

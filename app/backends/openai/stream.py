@@ -106,7 +106,9 @@ def relay(
             on_complete()
         yield from answer
         return
-    if last and not decoder.truncated and answered(last, choices):
+    # A counter takes usage off a chunk with choices before it is relayed: it says if one had.
+    split = counter is not None and counter.split is not None
+    if last and not decoder.truncated and answered(last, choices, split):
         # Some servers end a finished answer without `[DONE]`; OpenAI's clients expect it, and
         # the usage chunk the client asked for comes before it.
         out, *_ = _encode(name, [RawSSEEvent(b"[DONE]")], rewrite, on_error, counter, on_usage)
@@ -241,20 +243,23 @@ def _is_error(data: bytes, at: int) -> bool:
     return isinstance(event, dict) and (bool(event.get("error")) or event.get("object") == "error")
 
 
-def answered(data: bytes, choices: int = 1) -> bool:
+def answered(data: bytes, choices: int = 1, usage_split: bool = False) -> bool:
     """True when an event's data is the end of an answer of `choices` choices: a usage chunk
-    (`"choices": []` and a `usage` object), or, for one choice, a chunk whose choice has a
-    `finish_reason`."""
+    (`"choices": []` and a `usage` object), or a chunk whose choice has a `finish_reason` —
+    for several choices only when it also carries the usage (`usage_split`: the usage was
+    taken off it before it was relayed)."""
     event = json_object(data)
     if event is None or not isinstance(listed := event.get("choices"), list):
         return False
     if not listed:
         return isinstance(event.get("usage"), dict)
+    finished = any(isinstance(choice, dict) and choice.get("finish_reason") for choice in listed)
+    if choices == 1:
+        return finished
     # One choice finished says nothing of the others, and telling which ones finished would
-    # take parsing every chunk: only the usage chunk, sent after them all, says they ended.
-    if choices != 1:
-        return False
-    return any(isinstance(choice, dict) and choice.get("finish_reason") for choice in listed)
+    # take parsing every chunk: only usage, which servers send once all have ended (on a chunk
+    # of its own, or on the last finish chunk), says they ended.
+    return finished and (usage_split or isinstance(event.get("usage"), dict))
 
 
 def _leave(reads: Iterator[bytes]) -> None:
