@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from app.backends.anthropic.output_schema import DROPPED, KEPT, STRUCTURAL, convert
+from app.backends.anthropic.schema_malformed import Malformed
 from tests.fakes import anthropic_structured
 
 
@@ -119,7 +120,6 @@ NODE = obj({"children": {"type": "array", "items": {"$ref": "#/$defs/Node"}}})
 @pytest.mark.parametrize(
     ("schema", "reason"),
     [
-        ("not a schema", "not an object"),
         (obj({"child": {"$ref": "#"}}), "recursive"),
         (obj({"root": {"$ref": "#/$defs/Node"}}, **{"$defs": {"Node": NODE}}), "recursive"),
         (
@@ -159,6 +159,9 @@ NODE = obj({"children": {"type": "array", "items": {"$ref": "#/$defs/Node"}}})
         (obj({"a": {}}), "allows any value"),
         (obj({"a": {"description": "Anything."}}), "allows any value"),
         (obj({"a": {"type": "array", "items": [STRING]}}), "not an object"),
+        (obj({"a": True}), "not an object"),
+        (obj({"a": {"anyOf": [STRING], "oneOf": [STRING]}}), "`anyOf` and `oneOf` together"),
+        (obj({"a": {"type": "array", "items": STRING, "minItems": 1.0}}, required=["a"]), None),
         (obj({f"p{i}": STRING for i in range(25)}), "25 optional properties"),
         (
             obj(
@@ -170,6 +173,10 @@ NODE = obj({"children": {"type": "array", "items": {"$ref": "#/$defs/Node"}}})
     ],
 )
 def test_schemas_it_cannot_take_are_refused_with_the_reason(schema, reason):
+    if reason is None:
+        # Valid JSON Schema the grammar may not take: the constraint moves into the description.
+        assert "minItems: 1.0" in accepted(schema)["properties"]["a"]["description"]
+        return
     converted, problem = convert(schema)
     assert converted is None and reason in str(problem)
 
@@ -190,39 +197,84 @@ def test_the_clients_schema_is_not_changed():
 @pytest.mark.parametrize(
     ("keyword", "value", "reason"),
     [
-        ("format", ["date"], "`format` is not a string"),
-        ("format", {"date": 1}, "`format` is not a string"),
-        ("format", 5, "`format` is not a string"),
-        ("required", 5, "`required` is not a list of property names"),
-        ("required", True, "`required` is not a list of property names"),
-        ("required", [{"x": 1}], "`required` is not a list of property names"),
-        ("type", 1, "`type` is not a JSON type"),
-        ("type", "text", "`type` is not a JSON type"),
-        ("type", ["string", {}], "`type` is not a JSON type"),
-        ("type", [], "`type` is not a JSON type"),
-        ("additionalProperties", [], "`additionalProperties` is not a boolean or a schema"),
-        ("additionalProperties", None, "`additionalProperties` is not a boolean or a schema"),
-        ("pattern", ["^a$"], "`pattern` is not a string"),
-        ("minItems", "2", "`minItems` is not a non-negative integer"),
-        ("minItems", True, "`minItems` is not a non-negative integer"),
-        ("minItems", 1.5, "`minItems` is not a non-negative integer"),
-        ("anyOf", [], "`anyOf` must be one non-empty list"),
-        ("allOf", [], "`allOf` must be a non-empty list"),
-        ("$ref", {"a": 1}, "`$ref` is not a string"),
+        ("format", ["date"], "'format' must be a string, not a list"),
+        ("format", {"date": 1}, "'format' must be a string, not an object"),
+        ("format", 5, "'format' must be a string, not a number"),
+        ("required", 5, "'required' must be a list of property names (strings), not a number"),
+        ("required", True, "'required' must be a list of property names"),
+        ("required", [{"x": 1}], "'required' must be a list of property names"),
+        ("type", 1, "'type' must be a JSON type name or a non-empty list of them, not a number"),
+        (
+            "type",
+            "text",
+            "'type' must be a JSON type name or a non-empty list of them, not the string 'text'",
+        ),
+        ("type", ["string", {}], "'type' must be a JSON type name"),
+        (
+            "type",
+            [],
+            "'type' must be a JSON type name or a non-empty list of them, not an empty list",
+        ),
+        ("additionalProperties", [], "'additionalProperties' must be a schema"),
+        ("additionalProperties", None, "'additionalProperties' must be a schema"),
+        ("properties", 3, "'properties' must be an object of schemas, not a number"),
+        ("properties", {"b": 5}, "'properties/b' must be a schema"),
+        ("items", 5, "'items' must be a schema"),
+        ("items", [], "'items' must be a non-empty list of schemas"),
+        ("pattern", ["^a$"], "'pattern' must be a string"),
+        ("minItems", "2", "'minItems' must be a non-negative integer"),
+        ("minItems", True, "'minItems' must be a non-negative integer"),
+        ("minItems", 1.5, "'minItems' must be a non-negative integer"),
+        ("maxLength", -1, "'maxLength' must be a non-negative integer"),
+        ("minimum", "0", "'minimum' must be a number"),
+        ("multipleOf", 0, "'multipleOf' must be a number above 0"),
+        ("enum", "a", "'enum' must be a list"),
+        ("anyOf", [], "'anyOf' must be a non-empty list of schemas, not an empty list"),
+        ("oneOf", [], "'oneOf' must be a non-empty list of schemas"),
+        ("allOf", {}, "'allOf' must be a non-empty list of schemas, not an object"),
+        ("anyOf", [STRING, 5], "'anyOf/1' must be a schema"),
+        ("not", "x", "'not' must be a schema"),
+        ("$ref", {"a": 1}, "'$ref' must be a string"),
+        ("$defs", [STRING], "'$defs' must be an object of schemas"),
+        ("description", 5, "'description' must be a string"),
+        ("title", ["x"], "'title' must be a string"),
     ],
 )
-def test_a_keyword_value_of_the_wrong_kind_makes_the_schema_unfit(keyword, value, reason):
-    for schema in (
-        {**obj({"a": STRING}, required=["a"]), keyword: value},
-        obj({"a": {"type": "string", keyword: value}}),
-    ):
-        converted, problem = convert(schema)
-        assert converted is None and reason in str(problem)
+def test_a_keyword_value_of_the_wrong_kind_is_malformed_with_its_path(keyword, value, reason):
+    at_root = {**obj({"a": STRING}, required=["a"]), keyword: value}
+    nested = obj({"a/b": {"type": "string", keyword: value}})
+    for schema, path in ((at_root, "#/"), (nested, "#/properties/a~1b/")):
+        expected = reason.replace("'", f"'{path}", 1)
+        with pytest.raises(Malformed) as raised:
+            convert(schema)
+        assert expected in str(raised.value)
 
 
-def test_a_description_or_title_that_is_not_a_string_is_left_out():
-    converted = accepted(obj({"a": {"type": "integer", "title": 5, "description": ["x"]}}))
-    assert converted["properties"]["a"] == {"type": "integer"}
+@pytest.mark.parametrize("schema", ["not a schema", True, None, [STRING]])
+def test_a_schema_that_is_not_an_object_is_malformed(schema):
+    with pytest.raises(Malformed, match="the schema must be a JSON object"):
+        convert(schema)
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        # Draft 4's boolean exclusive bounds, draft 7's list of items, whole floats as counts,
+        # boolean subschemas, keywords JSON Schema does not know, with any value.
+        obj({"a": {"type": "number", "minimum": 0, "exclusiveMinimum": True}}),
+        obj({"a": {"type": "array", "items": [STRING, {"type": "integer"}]}}),
+        obj({"a": {"type": "string", "maxLength": 2.0}}),
+        obj({"a": True, "b": False}, additionalProperties=True),
+        obj({"a": {"type": ["string", "null"], "nullable": 5, "x-order": [1], "examples": 3}}),
+        obj({"a": {"enum": []}, "b": {"type": "string", "pattern": "(", "format": "phone"}}),
+        obj({"a": {"not": True, "if": {}, "then": False, "else": STRING}}),
+        obj({"a": {"type": "integer", "minimum": 10**400}}),
+    ],
+)
+def test_valid_json_schema_is_never_malformed(schema):
+    # Each is refused or sent by the usual rules: none is a 400 for its own sake.
+    converted, problem = convert(schema)
+    assert (converted is None) is (problem is not None)
 
 
 # Values of every kind for the keywords `convert` reads, in every place a schema can be.
@@ -252,7 +304,11 @@ def _placed(keyword: str, value: Any) -> list[dict[str, Any]]:
 def test_no_value_of_any_keyword_crashes_the_conversion(keyword):
     for value in VALUES:
         for schema in _placed(keyword, value):
-            converted, problem = convert(schema)
+            try:
+                converted, problem = convert(schema)
+            except Malformed as exc:
+                assert str(exc).startswith("'#/")
+                continue
             if converted is None:
                 assert isinstance(problem, str)
             else:

@@ -1,6 +1,6 @@
-"""Anthropic backend: json_schema response formats the structured outputs cannot take (malformed
-keyword values, no schema) through the gateway, and the backend options that replace what the
-upstream model id says about thinking and structured outputs."""
+"""Anthropic backend: json_schema response formats that are malformed (a 400 before anything is
+sent) or that the structured outputs cannot take (no schema) through the gateway, and the backend
+options that replace what the upstream model id says about thinking and structured outputs."""
 
 from __future__ import annotations
 
@@ -14,24 +14,57 @@ from app import create_app
 from tests.fakes.anthropic_wire import gateway_models, message
 from tests.support import anthropic_requests
 from tests.support.anthropic_requests import BASE
-from tests.support.openai_checks import check_invalid_param
+from tests.support.openai_checks import check_error, check_invalid_param
 
 config = anthropic_requests.config
 upstream = anthropic_requests.upstream
 
 SONNET = "claude-sonnet-4-5"
+# Thinks, but has no structured outputs: its json_schema goes to a forced tool.
+SONNET_4 = "claude-sonnet-4-20250514"
 HI = [{"role": "user", "content": "Hi"}]
+STRING = {"type": "string"}
+# Name → (a schema that is not valid JSON Schema, the path and problem the 400 names).
 MALFORMED = {
-    "format": {"type": "object", "properties": {"a": {"type": "string", "format": ["date"]}}},
-    "format object": {"type": "object", "properties": {"a": {"type": "string", "format": {}}}},
-    "required 5": {"type": "object", "properties": {"a": {"type": "string"}}, "required": 5},
-    "required true": {"type": "object", "properties": {"a": {"type": "string"}}, "required": True},
-    "required objects": {
-        "type": "object",
-        "properties": {"a": {"type": "string"}},
-        "required": [{"x": 1}],
-    },
+    "format list": (
+        {"type": "object", "properties": {"a": {"type": "string", "format": ["date"]}}},
+        "'#/properties/a/format' must be a string, not a list",
+    ),
+    "format object": (
+        {"type": "object", "properties": {"a": {"type": "string", "format": {}}}},
+        "'#/properties/a/format' must be a string, not an object",
+    ),
+    "required 5": (
+        {"type": "object", "properties": {"a": STRING}, "required": 5},
+        "'#/required' must be a list of property names (strings), not a number",
+    ),
+    "required objects": (
+        {"type": "object", "properties": {"a": STRING}, "required": [{"x": 1}]},
+        "'#/required' must be a list of property names (strings), not a list",
+    ),
+    "type text": (
+        {"type": "object", "properties": {"a": {"type": "text"}}},
+        "'#/properties/a/type' must be a JSON type name or a non-empty list of them, "
+        "not the string 'text'",
+    ),
+    "empty anyOf": (
+        {"type": "object", "properties": {"a": {"anyOf": []}}},
+        "'#/properties/a/anyOf' must be a non-empty list of schemas, not an empty list",
+    ),
+    "properties 3": (
+        {"type": "object", "properties": 3},
+        "'#/properties' must be an object of schemas, not a number",
+    ),
 }
+# (model, reasoning_effort): the native format, the forced tool, each with and without thinking,
+# and a model that cannot think.
+PATHS = [
+    (SONNET, None),
+    (SONNET, "low"),
+    (SONNET_4, None),
+    (SONNET_4, "low"),
+    ("claude-3-haiku", "low"),
+]
 
 
 def schema_format(schema: Any = None) -> dict[str, Any]:
@@ -39,44 +72,71 @@ def schema_format(schema: Any = None) -> dict[str, Any]:
     return {"type": "json_schema", "json_schema": spec}
 
 
-@pytest.mark.parametrize("name", MALFORMED)
-def test_a_malformed_schema_goes_to_the_forced_tool(client, upstream, name):
-    response = client.post(
-        "/v1/chat/completions",
-        json={"model": SONNET, "messages": HI, "response_format": schema_format(MALFORMED[name])},
-    )
-    assert response.status_code == 200, response.get_json()
-    sent = json.loads(upstream.calls[-1].request.body)
-    assert "output_config" not in sent
-    assert sent["tool_choice"] == {"type": "tool", "name": "answer"}
+@pytest.fixture
+def answering():
+    """A Messages API that would answer; the tests check that it is never asked."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.post(f"{BASE}/v1/messages", json=message([{"type": "text", "text": "{}"}]))
+        yield mock
 
 
+@pytest.mark.parametrize(("model", "effort"), PATHS)
 @pytest.mark.parametrize("name", MALFORMED)
-def test_a_malformed_schema_with_reasoning_effort_is_a_400(client, name):
-    body = {
-        "model": SONNET,
-        "messages": HI,
-        "reasoning_effort": "low",
-        "response_format": schema_format(MALFORMED[name]),
-    }
-    with responses.RequestsMock():
-        response = client.post("/v1/chat/completions", json=body)
+def test_a_malformed_schema_is_a_400_before_anything_is_sent(
+    client, answering, name, model, effort
+):
+    schema, problem = MALFORMED[name]
+    body = {"model": model, "messages": HI, "response_format": schema_format(schema)}
+    if effort is not None:
+        body["reasoning_effort"] = effort
+    response = client.post("/v1/chat/completions", json=body)
     assert response.status_code == 400
-    error = check_invalid_param(response.get_json(), "response_format")
-    assert error.code == "unsupported_value"
-    assert f"`{name.split()[0]}` is not" in error.message
+    error = check_error(response.get_json(), 400)
+    assert (error.type, error.param, error.code) == (
+        "invalid_request_error",
+        "response_format",
+        None,
+    )
+    assert error.message == f"Invalid schema for response_format 'answer': {problem}."
+    assert not answering.calls
 
 
-def test_json_schema_without_a_schema_and_reasoning_effort_says_so(client):
-    body = {"model": SONNET, "messages": HI, "reasoning_effort": "low"}
+@pytest.mark.parametrize("model", [SONNET, SONNET_4])
+def test_a_malformed_schema_beside_client_tools_is_a_400_too(client, answering, model):
+    weather = {
+        "type": "function",
+        "function": {"name": "weather", "parameters": {"type": "object"}},
+    }
+    schema, problem = MALFORMED["required 5"]
+    body = {"model": model, "messages": HI, "tools": [weather], "tool_choice": "required"}
+    response = client.post(
+        "/v1/chat/completions", json={**body, "response_format": schema_format(schema)}
+    )
+    assert check_error(response.get_json(), 400).message.endswith(f"{problem}.")
+    assert not answering.calls
+
+
+@pytest.mark.parametrize("model", [SONNET, SONNET_4])
+def test_json_schema_without_a_schema_and_reasoning_effort_names_response_format(client, model):
+    body = {"model": model, "messages": HI, "reasoning_effort": "low"}
     with responses.RequestsMock():
         response = client.post(
             "/v1/chat/completions", json={**body, "response_format": schema_format()}
         )
     assert response.status_code == 400
-    error = check_invalid_param(response.get_json(), "response_format.json_schema.schema")
+    error = check_invalid_param(response.get_json(), "response_format")
     assert error.code == "unsupported_value"
-    assert "is missing" in error.message and "not an object" not in error.message
+    assert "forced tool" in error.message
+    if model == SONNET:
+        assert "is missing its 'schema'" in error.message
+
+
+def test_json_schema_without_a_schema_goes_to_an_empty_forced_tool(client, answering):
+    body = {"model": SONNET, "messages": HI, "response_format": schema_format()}
+    response = client.post("/v1/chat/completions", json=body)
+    assert response.status_code == 200, response.get_json()
+    sent = json.loads(answering.calls[-1].request.body)
+    assert sent["tools"][0]["input_schema"] == {"type": "object", "properties": {}}
 
 
 def sent_with(config, options: dict[str, Any], **body: Any) -> dict[str, Any]:

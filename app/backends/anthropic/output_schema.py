@@ -20,6 +20,7 @@ from app.backends.anthropic.schema_checks import (
     refuse_recursion,
     shown,
 )
+from app.backends.anthropic.schema_malformed import check_schema
 
 # Keywords Anthropic documents as supported; they are sent as they are (after the checks below).
 KEPT = {
@@ -44,41 +45,12 @@ FORMATS = {
 }  # fmt: skip
 # Backreferences, lookaround and word boundaries: regex features the grammar lacks.
 REFUSED_REGEX = re.compile(r"\\[1-9]|\(\?<?[=!]|\\[bB]")
-JSON_TYPES = {"string", "number", "integer", "boolean", "object", "array", "null"}
-# Annotations; one that is not a string says nothing and is left out.
-ANNOTATIONS = {"description", "title"}
-
-
-def _is_type(value: Any) -> bool:
-    return isinstance(value, str) and value in JSON_TYPES
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-# What the value of a keyword the gateway reads must be, and how the reason names it: a schema
-# with another value is malformed, and not sent (Anthropic would refuse it, or the gateway
-# misread it). Constraints that only move into the description are not checked.
-VALUES = {
-    "type": (
-        lambda v: _is_type(v) or (isinstance(v, list) and bool(v) and all(map(_is_type, v))),
-        "a JSON type or a list of them",
-    ),
-    "required": (
-        lambda v: isinstance(v, list) and all(isinstance(name, str) for name in v),
-        "a list of property names",
-    ),
-    "additionalProperties": (lambda v: isinstance(v, bool | dict), "a boolean or a schema"),
-    "format": (lambda v: isinstance(v, str), "a string"),
-    "pattern": (lambda v: isinstance(v, str), "a string"),
-    "minItems": (_is_count, "a non-negative integer"),
-}
 
 
 def convert(schema: Any) -> tuple[dict[str, Any] | None, str | None]:
     """(the schema to send as `output_config.format.schema`, None), or (None, the reason it
-    cannot be sent).
+    cannot be sent). A schema that is not valid JSON Schema at all raises
+    schema_malformed.Malformed instead.
 
     Every answer valid under the result is valid under `schema`, except for the constraint
     keywords Anthropic cannot enforce (`minimum`, `maxLength`, unsupported formats and
@@ -86,9 +58,8 @@ def convert(schema: Any) -> tuple[dict[str, Any] | None, str | None]:
     Objects that declare properties get `additionalProperties: false`; `oneOf` becomes `anyOf`;
     an `allOf` of one schema is merged into its parent.
     """
+    check_schema(schema)
     try:
-        if not isinstance(schema, dict):
-            raise Unfit("the schema is not an object")
         refuse_recursion(schema)
         converted = _node(schema)
         check_limits(converted)
@@ -112,21 +83,18 @@ def _node(schema: Any) -> dict[str, Any]:
     for key, value in schema.items():
         if key in STRUCTURAL:
             raise Unfit(f"`{key}` is not supported")
-        _check_value(key, value)
         if key in DROPPED or key == "additionalProperties":
             continue
-        if key in ANNOTATIONS and not isinstance(value, str):
-            continue
         if key in ("anyOf", "oneOf"):
-            if "anyOf" in out or not isinstance(value, list) or not value:
-                raise Unfit(f"`{key}` must be one non-empty list of schemas")
+            if "anyOf" in out:
+                raise Unfit("`anyOf` and `oneOf` together")
             # Branches of generated unions are told apart by a `const` tag: any-of matches
             # the same answers there.
             out["anyOf"] = [_node(branch) for branch in value]
         elif key == "allOf":
             out[key] = _all_of(value)
         elif key in ("properties", "$defs", "definitions"):
-            out[key] = _schemas(value, key)
+            out[key] = _schemas(value)
         elif key == "items":
             out[key] = _node(value)
         elif key == "enum":
@@ -144,13 +112,6 @@ def _node(schema: Any) -> dict[str, Any]:
     return out
 
 
-def _check_value(key: str, value: Any) -> None:
-    """A keyword whose value is of the wrong kind (VALUES) is Unfit."""
-    check = VALUES.get(key)
-    if check is not None and not check[0](value):
-        raise Unfit(f"`{key}` is not {check[1]}")
-
-
 def _merged_all_of(schema: dict[str, Any]) -> dict[str, Any]:
     """An `allOf` of one schema merged into its parent (pydantic writes a field's model so)."""
     parts = schema.get("allOf")
@@ -164,8 +125,6 @@ def _merged_all_of(schema: dict[str, Any]) -> dict[str, Any]:
 
 def _ref_node(schema: dict[str, Any]) -> dict[str, Any]:
     ref = schema["$ref"]
-    if not isinstance(ref, str):
-        raise Unfit("`$ref` is not a string")
     if not LOCAL_REF.match(ref):
         raise Unfit(f"`$ref` {shown(ref)} does not name a definition of this schema")
     extra = set(schema) - REF_SIBLINGS - {"$ref"}
@@ -174,39 +133,36 @@ def _ref_node(schema: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"$ref": ref}
     for key in ("$defs", "definitions"):
         if key in schema:
-            out[key] = _schemas(schema[key], key)
+            out[key] = _schemas(schema[key])
     return out
 
 
-def _all_of(value: Any) -> list[dict[str, Any]]:
-    if not isinstance(value, list) or not value:
-        raise Unfit("`allOf` must be a non-empty list of schemas")
+def _all_of(value: list[Any]) -> list[dict[str, Any]]:
     if any(isinstance(part, dict) and "$ref" in part for part in value):
         raise Unfit("`allOf` with a `$ref`")
     return [_node(part) for part in value]
 
 
-def _schemas(value: Any, key: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise Unfit(f"`{key}` must map names to schemas")
+def _schemas(value: dict[str, Any]) -> dict[str, Any]:
     return {name: _node(sub) for name, sub in value.items()}
 
 
-def _enum(value: Any) -> list[Any]:
-    if not isinstance(value, list) or any(isinstance(item, dict | list) for item in value):
+def _enum(value: list[Any]) -> list[Any]:
+    if any(isinstance(item, dict | list) for item in value):
         raise Unfit("`enum` values must be strings, numbers, booleans or null")
     return value
 
 
 def _enforceable(key: str, value: Any) -> bool:
     """False for a supported keyword whose value the grammar cannot enforce."""
-    # _check_value has made sure of the value's kind.
+    # check_schema has made sure of the value's kind.
     if key == "format":
         return value in FORMATS
     if key == "pattern":
         return not REFUSED_REGEX.search(value)
     if key == "minItems":
-        return value <= 1
+        # A whole float (1.0) is valid JSON Schema, but not one the grammar is known to take.
+        return isinstance(value, int) and value <= 1
     return True
 
 

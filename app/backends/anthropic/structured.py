@@ -3,7 +3,8 @@
 A `json_schema` goes to Anthropic's structured outputs (`output_config.format`) on models that
 have them: the answer is a text block holding the JSON, decoded under the schema. Older models,
 and schemas those structured outputs cannot take (output_schema.py), get a forced tool call
-instead, whose input is the answer.
+instead, whose input is the answer. A schema that is not valid JSON Schema at all
+(schema_malformed) is a 400 on every path, before anything is sent.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from app.backends.anthropic.capabilities import by_prefix
 from app.backends.anthropic.output_schema import convert
 from app.backends.anthropic.prefill import end_with_user_turn
+from app.backends.anthropic.schema_malformed import Malformed, check_schema
 from app.errors import InvalidRequestError
 
 JSON_OBJECT_INSTRUCTION = (
@@ -77,9 +79,9 @@ def apply_response_format(
             param="response_format.type",
         )
     spec = _spec(format_)
+    schema, problem = _converted(spec, native)
     if not native:
         return Structured(answer_tool=_force_answer_tool(spec, payload))
-    schema, problem = convert(spec.get("schema"))
     if schema is None:
         if thinking:
             raise _unfit_with_thinking(spec, str(problem))
@@ -98,6 +100,26 @@ def _spec(format_: dict[str, Any]) -> dict[str, Any]:
             "Missing required parameter.", param="response_format.json_schema.name"
         )
     return spec
+
+
+def _converted(spec: dict[str, Any], native: bool) -> tuple[dict[str, Any] | None, str | None]:
+    """convert's answer for the spec's schema (None and a reason when there is none, or the
+    model does not take `output_config.format`); a 400 when the schema is malformed."""
+    schema = spec.get("schema")
+    try:
+        if schema is None:
+            return None, "there is no schema"
+        if native:
+            return convert(schema)
+        # The forced tool sends the schema as it is: Anthropic would refuse a malformed one,
+        # naming a tool the client never sent.
+        check_schema(schema)
+        return None, "the model has no structured outputs"
+    except Malformed as exc:
+        raise InvalidRequestError(
+            f"Invalid schema for response_format {spec['name']!r}: {exc}.",
+            param="response_format",
+        ) from None
 
 
 def _force_answer_tool(spec: dict[str, Any], payload: dict[str, Any]) -> str:
@@ -133,10 +155,11 @@ def _unfit_with_thinking(spec: dict[str, Any], problem: str) -> InvalidRequestEr
     )
     if spec.get("schema") is None:
         return InvalidRequestError(
-            "Unsupported value: 'response_format.json_schema.schema' is missing. Without a "
-            f"schema this model answers a 'json_schema' through {fallback}. Add a 'schema', use "
-            "'json_object', or leave out 'reasoning_effort'.",
-            param="response_format.json_schema.schema",
+            "Unsupported value: 'response_format' of type 'json_schema' is missing its "
+            f"'schema'. Without a schema this model answers it through {fallback}. Add a "
+            "'schema', use 'json_object', or leave out 'reasoning_effort'.",
+            # As on models without structured outputs, where the forced tool is refused.
+            param="response_format",
             code="unsupported_value",
         )
     return InvalidRequestError(
