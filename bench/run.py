@@ -107,10 +107,7 @@ def start_gateway(procs_: Processes, upstream_port: int, workers: int) -> tuple[
         "SHUTDOWN_GRACE_SECONDS": "2",
     }
     proc = procs_.start("gateway", procfile_argv(), env)
-    procs.wait_port(port)
-    # Workers import the app after the master binds: wait until both can answer.
-    for _ in range(workers * 4):
-        wrk(port, 1, 1, "/health", "GET")
+    _wait_for_workers(port, workers, "/health", "GET")
     return port, proc.pid
 
 
@@ -123,10 +120,16 @@ def start_bare(procs_: Processes, upstream_port: int, workers: int) -> tuple[int
     env = {**os.environ, "BARE_UPSTREAM": f"http://127.0.0.1:{upstream_port}"}
     env["BARE_UPSTREAM_KEY"] = "sk-bench-upstream-key"
     proc = procs_.start("bare", argv, env)
+    _wait_for_workers(port, workers)
+    return port, proc.pid
+
+
+def _wait_for_workers(port: int, workers: int, *request: str) -> None:
+    """Wait for the port, then until every worker can answer `request` (wrk's path and
+    method): workers import the app after the master binds."""
     procs.wait_port(port)
     for _ in range(workers * 4):
-        wrk(port, 1, 1)
-    return port, proc.pid
+        wrk(port, 1, 1, *request)
 
 
 def wrk(

@@ -12,6 +12,12 @@ def new_id(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:24]}"
 
 
+def is_count(value: Any) -> bool:
+    """True for a count or index an upstream's answer may hold (a token count, a choice's
+    index): a non-negative integer, not a bool, which Python takes for an integer."""
+    return type(value) is int and value >= 0
+
+
 def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
     """A CompletionUsage object."""
     prompt_tokens, completion_tokens = int(prompt_tokens), int(completion_tokens)

@@ -9,7 +9,7 @@ from langchain_openai import ChatOpenAI
 from openai.types.chat import ChatCompletionChunk
 
 from tests.fakes.quirky_upstream import CONTEXT_ERROR, MODELS, TEXT, USAGE
-from tests.support.servers import gunicorn_app, start_gateway
+from tests.support.servers import gateway_in_front
 
 pytestmark = pytest.mark.slow
 
@@ -20,17 +20,17 @@ HI = [{"role": "user", "content": "Say hi"}]
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory):
     """The gateway with every model of the quirky upstream under `quirky/`, discovered."""
+
+    def models(base_url: str) -> dict:
+        backend = {"type": "openai", "base_url": base_url, "discover_models": True}
+        return {
+            "backends": {"quirky": backend},
+            "models": [{"id": "quirky/*", "backend": "quirky", "strip_prefix": "quirky/"}],
+        }
+
     folder = tmp_path_factory.mktemp("quirks")
-    upstream = gunicorn_app("tests.fakes.quirky_upstream:app", folder).wait_ready("/v1/models")
-    backend = {"type": "openai", "base_url": f"{upstream.url}/v1", "discover_models": True}
-    models = {
-        "backends": {"quirky": backend},
-        "models": [{"id": "quirky/*", "backend": "quirky", "strip_prefix": "quirky/"}],
-    }
-    server = start_gateway(folder, models, env={"GATEWAY_API_KEYS": KEY})
-    yield server
-    server.stop()
-    upstream.stop()
+    with gateway_in_front("tests.fakes.quirky_upstream:app", folder, models, KEY) as server:
+        yield server
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 
 from tests.fakes.unstreamed import USAGE
-from tests.support.servers import gunicorn_app, start_gateway
+from tests.support.servers import gateway_in_front
 
 pytestmark = pytest.mark.slow
 
@@ -27,16 +27,16 @@ def get_weather(city: str) -> str:
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory):
     """The gateway with model `plain` on the upstream that never streams."""
+
+    def models(base_url: str) -> dict:
+        return {
+            "backends": {"plain": {"type": "openai", "base_url": base_url}},
+            "models": [{"id": "plain", "backend": "plain", "model": "plain-upstream"}],
+        }
+
     folder = tmp_path_factory.mktemp("replay")
-    upstream = gunicorn_app("tests.fakes.unstreamed:app", folder).wait_ready("/v1/models")
-    models = {
-        "backends": {"plain": {"type": "openai", "base_url": f"{upstream.url}/v1"}},
-        "models": [{"id": "plain", "backend": "plain", "model": "plain-upstream"}],
-    }
-    server = start_gateway(folder, models, env={"GATEWAY_API_KEYS": KEY})
-    yield server
-    server.stop()
-    upstream.stop()
+    with gateway_in_front("tests.fakes.unstreamed:app", folder, models, KEY) as server:
+        yield server
 
 
 @pytest.fixture

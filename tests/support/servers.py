@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +119,21 @@ def start_gateway(
     full_env.update(env or {})
     server = ServerProcess(procfile_command(), port, full_env, tmp_path / f"gateway-{port}.log")
     return server.wait_ready()
+
+
+@contextmanager
+def gateway_in_front(
+    target: str, tmp_path: Path, models: Callable[[str], dict[str, Any]], key: str
+) -> Iterator[ServerProcess]:
+    """A fake upstream app (`module:attr`, answering `/v1/models`) under gunicorn, and the
+    gateway with client key `key` and the models file `models(upstream base URL)` in front."""
+    upstream = gunicorn_app(target, tmp_path).wait_ready("/v1/models")
+    try:
+        env = {"GATEWAY_API_KEYS": key}
+        server = start_gateway(tmp_path, models(f"{upstream.url}/v1"), env=env)
+        try:
+            yield server
+        finally:
+            server.stop()
+    finally:
+        upstream.stop()

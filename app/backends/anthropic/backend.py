@@ -16,7 +16,7 @@ from app.backends.anthropic.errors import response_error
 from app.backends.anthropic.prefill import PrefillPolicy
 from app.backends.anthropic.request import DEFAULT_MAX_TOKENS, build_request
 from app.backends.anthropic.response import chat_completion
-from app.backends.anthropic.stops import cut_message, split_stops
+from app.backends.anthropic.stops import cut_message
 from app.backends.anthropic.stream import StreamTranslator
 from app.backends.anthropic.structured import NATIVE_OPTION
 from app.backends.anthropic.thinking import MODE_OPTION
@@ -55,10 +55,12 @@ class AnthropicBackend(Backend):
         self.default_max_tokens = int(self.options.get("default_max_tokens", DEFAULT_MAX_TOKENS))
         if self.default_max_tokens < 1:
             raise ValueError(f"backend `{name}`: default_max_tokens must be at least 1")
-        # The `cache_control` of the gateway's breakpoints; None: no prompt caching.
-        self.cache_mark = cache_mark(name, self.options)
-        # For upstreams whose model ids are not Anthropic's (proxies): None means by model id.
-        self.overrides = {
+        # What every request is built with (request.build_request): read once, here.
+        self.request_options = {
+            "default_max_tokens": self.default_max_tokens,
+            # The `cache_control` of the gateway's breakpoints; None: no prompt caching.
+            "cache_mark": cache_mark(name, self.options),
+            # For upstreams whose model ids are not Anthropic's (proxies): None, by model id.
             "thinking_mode": choice_option(name, self.options, "thinking", MODE_OPTION),
             "native_format": choice_option(name, self.options, "structured_outputs", NATIVE_OPTION),
         }
@@ -86,18 +88,14 @@ class AnthropicBackend(Backend):
 
     def chat(self, call: Call) -> Result:
         """A chat completion (or stream of chunks) from one Messages API call."""
-        options = {
-            "default_max_tokens": self.default_max_tokens,
-            "cache_mark": self.cache_mark,
-            **self.overrides,
-        }
-        plan = build_request(call.body, call.route.upstream_model, options, self.thinking)
+        plan = build_request(
+            call.body, call.route.upstream_model, self.request_options, self.thinking
+        )
         model = call.route.upstream_model
         payload = self.prefill.payload(plan.payload, model)
         stream = bool(payload.get("stream"))
         thinking = "thinking" in payload
-        # A JSON answer is never cut by the stops the gateway applies itself (`"\n"` …).
-        _, stops = ([], []) if plan.native_json else split_stops(call.body)
+        stops = plan.local_stops
         started = time.monotonic()
         try:
             response = self._send("POST", "/v1/messages", json_body=payload, stream=stream)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.backends.allowed_tools import allowed_function_names
@@ -30,16 +30,16 @@ class Plan:
     """The Anthropic request body, and how to read the answer back.
 
     `answer_tool` names the tool that carries a `json_schema` answer: its input is the
-    message content the client receives, never a tool call. `native_json`: the answer's text is
-    the JSON of Anthropic's structured outputs, which the gateway's own stop sequences leave
-    whole. `legacy`: the request has the deprecated `functions`, so the answer's first tool
-    call becomes its `function_call`.
+    message content the client receives, never a tool call. `legacy`: the request has the
+    deprecated `functions`, so the answer's first tool call becomes its `function_call`.
+    `local_stops`: the stop sequences the gateway applies itself (stops.split_stops); none for
+    the JSON of Anthropic's structured outputs, which they would cut.
     """
 
     payload: dict[str, Any]
     answer_tool: str | None = None
     legacy: bool = False
-    native_json: bool = False
+    local_stops: list[str] = field(default_factory=list)
 
 
 def _number(body: dict[str, Any], name: str, low: float, high: float) -> float | None:
@@ -178,7 +178,7 @@ def build_request(
     payload["messages"] = turns
     default_max_tokens = int(options.get("default_max_tokens", DEFAULT_MAX_TOKENS))
     payload["max_tokens"] = max_output_tokens(body) or default_max_tokens
-    _sampling(body, payload)
+    local_stops = _sampling(body, payload)
     tools = _tools(body, legacy)
     # The request field that makes Anthropic call a tool, if any: thinking refuses that.
     forced = None
@@ -203,12 +203,14 @@ def build_request(
         payload["metadata"] = {"user_id": opaque_user_id(str(user))}
     if body.get("stream"):
         payload["stream"] = True
-    return Plan(payload, structured.answer_tool, legacy, structured.native)
+    # A JSON answer is never cut by the stops the gateway applies itself (`"\n"` …).
+    return Plan(payload, structured.answer_tool, legacy, [] if structured.native else local_stops)
 
 
-def _sampling(body: dict[str, Any], payload: dict[str, Any]) -> None:
+def _sampling(body: dict[str, Any], payload: dict[str, Any]) -> list[str]:
+    """Sampling settings and stop sequences into `payload`; the stops the gateway applies."""
     # Anthropic refuses whitespace-only stop sequences; the gateway applies those itself.
-    stops, _ = split_stops(body)
+    stops, local = split_stops(body)
     if stops:
         payload["stop_sequences"] = stops
     temperature = _number(body, "temperature", 0, 2)
@@ -228,3 +230,4 @@ def _sampling(body: dict[str, Any], payload: dict[str, Any]) -> None:
                 "Invalid 'top_k': expected a non-negative integer.", param="top_k"
             )
         payload["top_k"] = top_k
+    return local

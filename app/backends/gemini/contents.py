@@ -29,8 +29,8 @@ _AUDIO_TYPES = {"wav": "audio/wav", "mp3": "audio/mp3"}
 class _EmptyMessage(dict):
     """The text part an empty user message is sent as: Gemini refuses empty text, and leaving
     the turn out would change the conversation (end it on the model's turn, or send no turn at
-    all). One space is the least text Gemini takes; the part is dropped from a turn that has
-    other parts, since merged into them it stands for nothing."""
+    all). One space is the least text Gemini takes; Conversation.add leaves it out of a turn
+    that has other parts, since merged into them it stands for nothing."""
 
     def __init__(self) -> None:
         super().__init__(text=" ")
@@ -53,9 +53,20 @@ class Conversation:
         if not parts:
             return
         if self.contents and self.contents[-1]["role"] == role:
-            self.contents[-1]["parts"].extend(parts)
+            turn = self.contents[-1]["parts"]
+            # An empty message's stand-in text means nothing beside other parts.
+            if _stand_in(parts):
+                return
+            if _stand_in(turn):
+                turn.clear()
+            turn.extend(parts)
         else:
             self.contents.append({"role": role, "parts": parts})
+
+
+def _stand_in(parts: list[dict[str, Any]]) -> bool:
+    """True for the parts of an empty user message (its stand-in text alone)."""
+    return len(parts) == 1 and isinstance(parts[0], _EmptyMessage)
 
 
 def build_contents(
@@ -70,9 +81,6 @@ def build_contents(
                 f"Unsupported message role {role!r}.", param=f"messages[{i}].role"
             )
         handler(message, f"messages[{i}]", conversation)
-    for turn in conversation.contents:
-        filled = [part for part in turn["parts"] if not isinstance(part, _EmptyMessage)]
-        turn["parts"] = filled or [dict(turn["parts"][0])]
     system = {"parts": conversation.system} if conversation.system else None
     first = conversation.contents[0] if conversation.contents else None
     if first is not None and first["role"] == "model":

@@ -93,7 +93,7 @@ def one_call_only(call: Call) -> bool:
 def candidate_index(candidate: dict[str, Any], position: int) -> int:
     """The candidate's index (JSON omits the field when it is 0)."""
     index = candidate.get("index")
-    return index if _is_count(index) else position
+    return index if shaping.is_count(index) else position
 
 
 def blocked(payload: dict[str, Any]) -> bool:
@@ -134,11 +134,7 @@ _COUNTS = (
 def _count(metadata: dict[str, Any], key: str) -> int | None:
     """A token count of usageMetadata, or None when it is missing or not a count."""
     value = metadata.get(key)
-    return value if _is_count(value) else None
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return value if shaping.is_count(value) else None
 
 
 def chat_completion(

@@ -52,10 +52,7 @@ _EFFORT_KEYS = ("thinkingBudget", "thinkingLevel")
 def thinking_config(effort: str, model: str) -> dict[str, Any]:
     """The thinking setting for an OpenAI `reasoning_effort` on `model` (the upstream id):
     a `thinkingLevel` the model takes for Gemini 3, a `thinkingBudget` otherwise."""
-    if effort not in EFFORT_LEVELS:
-        raise InvalidRequestError(
-            f"Invalid value for `reasoning_effort`: {effort!r}.", param="reasoning_effort"
-        )
+    _check_effort(effort)
     name = model.removeprefix("models/")
     levels = _first_match(MODEL_LEVELS, name)
     if levels is not None:
@@ -70,13 +67,19 @@ def with_effort(defaults: Any, effort: str, model: str) -> Any:
     its budget or level replaced by the one for the request's `reasoning_effort`; the default
     as it is (None when there is none) for a model that takes no thinking setting."""
     if NO_THINKING.match(model.removeprefix("models/")):
-        if effort not in EFFORT_LEVELS:
-            thinking_config(effort, model)  # the same 400 for a value that is not an effort
+        _check_effort(effort)
         return defaults
     kept = {}
     if isinstance(defaults, Mapping):
         kept = {key: value for key, value in defaults.items() if key not in _EFFORT_KEYS}
     return {**kept, **thinking_config(effort, model)}
+
+
+def _check_effort(effort: str) -> None:
+    if effort not in EFFORT_LEVELS:
+        raise InvalidRequestError(
+            f"Invalid value for `reasoning_effort`: {effort!r}.", param="reasoning_effort"
+        )
 
 
 def nearest_level(level: str, accepted: tuple[str, ...]) -> str:

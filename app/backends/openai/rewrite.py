@@ -44,14 +44,19 @@ class ModelRewriter:
     def rewritten(self, data: bytes) -> bytes | None:
         """`data` with its top-level `model` set, or None when it is no JSON object."""
         spliced = self.splice(data)
-        if spliced is not None:
-            return spliced
+        return spliced if spliced is not None else self.reencoded(data)
+
+    def reencoded(self, data: bytes, whole_times: bool = False) -> bytes | None:
+        """`data` parsed, its `model` set (and its `created` made whole with `whole_times`) and
+        encoded anew; None when it is no JSON object."""
         event = json_object(data)
         if event is None:
             return None
         # Parsing keeps the last of repeated keys, as the client's parser would; a chunk
         # without `model` gets one, as the spec wants it in every chunk.
         event["model"] = self.model
+        if whole_times and "created" in event:
+            event["created"] = whole_seconds(event["created"])
         return compact(event)
 
     def for_stream(self, first: bytes) -> ModelRewriter:
@@ -95,13 +100,7 @@ class WholeSecondsRewriter(ModelRewriter):
     def rewritten(self, data: bytes) -> bytes | None:
         """`data` with its top-level `model` set and `created` whole, or None when it is no
         JSON object."""
-        event = json_object(data)
-        if event is None:
-            return None
-        event["model"] = self.model
-        if "created" in event:
-            event["created"] = whole_seconds(event["created"])
-        return compact(event)
+        return self.reencoded(data, whole_times=True)
 
 
 def with_deltas(data: bytes) -> bytes:

@@ -111,7 +111,7 @@ def relay(
     if last and not decoder.truncated and answered(last, choices, split):
         # Some servers end a finished answer without `[DONE]`; OpenAI's clients expect it, and
         # the usage chunk the client asked for comes before it.
-        out, *_ = _encode(name, [RawSSEEvent(b"[DONE]")], rewrite, on_error, counter, on_usage)
+        out = _done([], rewrite, counter, on_usage)
         if on_complete is not None:
             on_complete()
         yield out

@@ -192,23 +192,18 @@ def completion_usage(usage: Any) -> dict[str, Any] | None:
     if not isinstance(usage, dict):
         return None
     prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
-    if not _is_count(prompt) or not _is_count(completion):
+    if not shaping.is_count(prompt) or not shaping.is_count(completion):
         return None
     total = usage.get("total_tokens")
     out: dict[str, Any] = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
-        "total_tokens": total if _is_count(total) else prompt + completion,
+        "total_tokens": total if shaping.is_count(total) else prompt + completion,
     }
     for key in _DETAILS:
         if isinstance(usage.get(key), dict):
             out[key] = usage[key]
     return out
-
-
-def _is_count(value: Any) -> bool:
-    # `type() is int`: a bool is an int to isinstance, and no count; nor is a negative number.
-    return type(value) is int and value >= 0
 
 
 def whole_seconds(created: Any) -> Any:
