@@ -20,12 +20,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
-import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import greenlet
 
+from app import green
 from app.errors import APIError
 
 log = logging.getLogger(__name__)
@@ -76,8 +76,7 @@ class ClientWatch:
         (no gevent, no socket from the server, TLS)."""
         sock = environ.get("gunicorn.socket")
         raw = getattr(sock, "_sock", None)  # gevent's socket wraps the OS socket
-        monkey = sys.modules.get("gevent.monkey")
-        if raw is None or not (monkey and monkey.is_module_patched("socket")):
+        if raw is None or not green.patched():
             return None
         if hasattr(sock, "do_handshake"):
             return None  # TLS: the OS socket carries records

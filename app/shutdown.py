@@ -10,7 +10,6 @@ upstream cannot keep a stream open until gunicorn's graceful timeout cuts it mid
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any, TypeVar
@@ -18,7 +17,7 @@ from typing import Any, TypeVar
 import greenlet
 from flask import Flask, current_app, has_app_context
 
-from app import observe
+from app import green, observe
 from app.errors import APIError
 
 log = logging.getLogger(__name__)
@@ -62,7 +61,7 @@ class Drain:
             return
         self.deadline = time.monotonic() + self.grace
         if interrupt is None:
-            interrupt = _gevent_patched()
+            interrupt = green.patched()
         if interrupt:
             import gevent
 
@@ -111,11 +110,6 @@ class Drain:
 def _mark(exchange: observe.Exchange | None) -> None:
     if exchange is not None:
         exchange.extra["shutdown"] = True
-
-
-def _gevent_patched() -> bool:
-    monkey = sys.modules.get("gevent.monkey")
-    return bool(monkey and monkey.is_module_patched("socket"))
 
 
 def current_drain() -> Drain | None:

@@ -187,13 +187,15 @@ def child_exit(server, worker) -> None:
 
 def post_worker_init(worker) -> None:
     """Resolve numeric upstream hosts inline, send each response's head with its first body
-    bytes, return large freed buffers to the OS, keep the loaded app out of the garbage
-    collector's full passes; on SIGTERM, also start the app's shutdown grace period for open
-    streams."""
+    bytes and keep-alive comments on quiet streams, return large freed buffers to the OS,
+    keep the loaded app out of the garbage collector's full passes; on SIGTERM, also start
+    the app's shutdown grace period for open streams."""
     from app import dns, malloc, response_writer, shutdown
 
+    app = getattr(worker, "wsgi", None)
+    settings = getattr(app, "config", {})
     dns.install()
-    response_writer.install()
+    response_writer.install(keepalive=settings.get("STREAM_KEEPALIVE_SECONDS", 0.0))
     if not os.environ.get("MALLOC_MMAP_THRESHOLD_"):  # else glibc follows the user's value
         malloc.install()
     # What is loaded by now lives as long as the worker. Frozen, it is no longer walked by
@@ -202,7 +204,6 @@ def post_worker_init(worker) -> None:
     gc.collect()
     gc.freeze()
 
-    app = getattr(worker, "wsgi", None)
     stop_accepting = signal.getsignal(signal.SIGTERM)
 
     def on_term(sig, frame) -> None:

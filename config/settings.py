@@ -120,6 +120,9 @@ def load_settings() -> dict[str, Any]:
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
         # On SIGTERM, open streams get this long to finish before they end with an error event.
         "SHUTDOWN_GRACE_SECONDS": _float("SHUTDOWN_GRACE_SECONDS", 25.0),
+        # A stream quiet this long gets an SSE comment, so that proxies and load balancers
+        # that drop idle connections (Heroku's router, cloud load balancers) keep it (0: off).
+        "STREAM_KEEPALIVE_SECONDS": _float("STREAM_KEEPALIVE_SECONDS", 15.0),
         # Request log lines on stdout: "json" (one object per line) or "text" (key=value).
         "LOG_FORMAT": (os.environ.get("LOG_FORMAT") or "json").strip().lower(),
     }

@@ -49,7 +49,8 @@ class Stream:
     `[DONE]` sets it to false. `close` releases the upstream at once (client went away).
     A backend whose events are raw bytes sets `usage` when it learns the token counts, and
     `complete` before it yields the upstream's `[DONE]`: what is read after it is only the end
-    of the upstream's body, which the client does not wait for.
+    of the upstream's body, which the client does not wait for. `early_start` is set when
+    the response starts before the first event has come (app.services.first_event).
     """
 
     events: Iterator[dict[str, Any] | bytes]
@@ -58,6 +59,7 @@ class Stream:
     append_done: bool = True
     usage: dict[str, Any] | None = None
     complete: bool = False
+    early_start: bool = False
 
 
 class ExactJSON(dict[str, Any]):

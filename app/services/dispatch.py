@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 import random
 import time
@@ -17,7 +16,7 @@ from app import client_watch, gateway, metrics, observe
 from app.backends import Call, Result, Stream
 from app.errors import APIError, ModelNotFoundError
 from app.routing import Route
-from app.services import endpoints
+from app.services import endpoints, first_event
 
 log = logging.getLogger(__name__)
 
@@ -31,20 +30,6 @@ class Answer:
 
     route: Route
     result: Result
-
-
-def _prime(stream: Stream) -> Stream:
-    """Pull the first event so that failures before any byte is sent can still be retried."""
-    events = iter(stream.events)
-    try:
-        first = next(events)
-    except StopIteration:
-        return stream
-    except BaseException:
-        stream.close()
-        raise
-    stream.events = itertools.chain([first], events)
-    return stream
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:
@@ -102,7 +87,12 @@ def _attempt(operation: str, route: Route, body: dict[str, Any]) -> Result:
     backend = gateway.backends()[route.backend]
     call = Call(body, route, g.get("client_token"), g.get("request_id", ""))
     result = getattr(backend, operation)(call)
-    return _prime(result) if isinstance(result, Stream) else result
+    if not isinstance(result, Stream):
+        return result
+    exchange = observe.current()
+    keepalive = float(current_app.config.get("STREAM_KEEPALIVE_SECONDS", 0.0))
+    # Failures before the first event can still be retried: it is awaited here.
+    return first_event.prime(result, keepalive, exchange.started if exchange else None)
 
 
 def dispatch(operation: str, body: dict[str, Any]) -> Answer:

@@ -18,6 +18,9 @@ from app.errors import APIError
 log = logging.getLogger(__name__)
 
 DONE = b"data: [DONE]\n\n"
+# An SSE comment, which every client skips (the SSE spec; OpenAI's SDKs ignore lines that
+# start with a colon): what a stream is sent to keep its connection from looking idle.
+KEEPALIVE = b": keep-alive\n\n"
 SSE_HEADERS = {
     "Cache-Control": "no-cache",
     # Tells nginx not to buffer the stream.
@@ -93,6 +96,9 @@ class EventStream:
         events = iter(stream.events)
         watch = self.watch
         try:
+            if stream.early_start:
+                # The first event is still awaited: the response starts now (first_event).
+                yield KEEPALIVE
             while True:
                 if watch is not None and not stream.complete:
                     watch.arm()

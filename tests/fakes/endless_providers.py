@@ -52,6 +52,10 @@ def anthropic_opening(model: str) -> bytes:
     return anthropic_wire.sse(start, anthropic_wire.text_block(0), anthropic_wire.PING)
 
 
+# What a stream sends while its model thinks (thinking deltas are also not shown to clients).
+ANTHROPIC_PING = anthropic_wire.sse(anthropic_wire.PING)
+
+
 def anthropic_delta(number: int) -> bytes:
     """The `number`th `content_block_delta` (a `text_delta`) of the text block."""
     return anthropic_wire.sse(anthropic_wire.text(0, f" word{number}"))

@@ -18,7 +18,8 @@ The same endless streams in Anthropic's and Gemini's formats (tests/fakes/endles
 `POST /v1/messages` (key `ANTHROPIC_KEY`) and `POST /v1beta/models/<model>:streamGenerateContent
 ?alt=sse` (key `GEMINI_KEY`) send one text delta every `DELAY` seconds, watched the same way.
 Their streams are named by the text of the last user message (Anthropic gets only a hash of
-`user`, Gemini nothing of it).
+`user`, Gemini nothing of it). An Anthropic stream named `think<seconds>-...` sends its opening
+events, then only `ping`s for that long before its first text delta, as a model that thinks.
 """
 
 from __future__ import annotations
@@ -141,18 +142,36 @@ def _late_answer(name: str, model: str, sock: Any, before: float) -> Iterator[by
         _close(_streams[name])
 
 
-def _endless(name: str, opening: bytes, delta: Callable[[int], bytes]) -> Iterator[bytes]:
+def _endless(
+    name: str, opening: bytes, delta: Callable[[int], bytes], idle: bytes = b""
+) -> Iterator[bytes]:
     """`opening` with the first text delta, then one delta every `DELAY` seconds until the
-    reader goes away (seen while waiting, or as the server closes the body)."""
+    reader goes away (seen while waiting, or as the server closes the body). A stream named
+    `think<seconds>-...` first sends `opening` and then `idle` every `DELAY` seconds for that
+    long, as a model that thinks before its first token."""
     # Taken now: the body is iterated after the request context is gone.
     record, sock = _open(name), request.environ.get("gunicorn.socket")
-    return _relay(record, sock, opening, delta)
+    think = float(name[5:].partition("-")[0]) if name.startswith("think") else 0.0
+    return _relay(record, sock, opening, delta, (idle, think))
 
 
 def _relay(
-    record: dict[str, Any], sock: Any, opening: bytes, delta: Callable[[int], bytes]
+    record: dict[str, Any],
+    sock: Any,
+    opening: bytes,
+    delta: Callable[[int], bytes],
+    thinking: tuple[bytes, float],
 ) -> Iterator[bytes]:
+    idle, think = thinking
     try:
+        if think:
+            yield opening
+            opening = b""
+            end = time.monotonic() + think
+            while time.monotonic() < end:
+                if not _quiet(sock, DELAY):
+                    return
+                yield idle
         for i in range(LIMIT):
             yield (opening if i == 0 else b"") + delta(i)
             record["sent"] = i + 1
@@ -170,7 +189,8 @@ def anthropic_messages() -> Response:
     if problem is not None:
         return Response(problem, status=400, mimetype="application/json")
     opening = providers.anthropic_opening(body["model"])
-    events = _endless(providers.anthropic_name(body), opening, providers.anthropic_delta)
+    name, ping = providers.anthropic_name(body), providers.ANTHROPIC_PING
+    events = _endless(name, opening, providers.anthropic_delta, ping)
     return Response(events, mimetype="text/event-stream")
 
 
