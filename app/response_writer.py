@@ -47,7 +47,7 @@ class CoalescingResponse(wsgi.Response):
         lines.extend(f"{name}: {value}\r\n" for name, value in self.headers)
         self._head = ("".join(lines) + "\r\n").encode("latin-1")
         self.headers_sent = True
-        if self.keepalive and not self._omits_body and _is_event_stream(self.headers):
+        if self.keepalive and self._unbounded() and _is_event_stream(self.headers):
             self._start_beat()
 
     def write(self, arg: bytes) -> None:
@@ -85,6 +85,10 @@ class CoalescingResponse(wsgi.Response):
         if self._head:
             self._send(b"")
         super().close()
+
+    def _unbounded(self) -> bool:
+        # A body with a length (or none at all) has no room for comments.
+        return self.response_length is None and not self._omits_body
 
     def _start_beat(self) -> None:
         raw = getattr(self.sock, "_sock", None)  # gevent's socket wraps the OS socket

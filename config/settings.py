@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -32,6 +33,13 @@ def _int(name: str, default: int) -> int:
 def _float(name: str, default: float) -> float:
     raw = os.environ.get(name, "").strip()
     return float(raw) if raw else default
+
+
+def _seconds(name: str, default: float) -> float:
+    value = _float(name, default)
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a number of seconds, 0 or more (got {value})")
+    return value
 
 
 def _list(name: str) -> list[str]:
@@ -122,7 +130,7 @@ def load_settings() -> dict[str, Any]:
         "SHUTDOWN_GRACE_SECONDS": _float("SHUTDOWN_GRACE_SECONDS", 25.0),
         # A stream quiet this long gets an SSE comment, so that proxies and load balancers
         # that drop idle connections (Heroku's router, cloud load balancers) keep it (0: off).
-        "STREAM_KEEPALIVE_SECONDS": _float("STREAM_KEEPALIVE_SECONDS", 15.0),
+        "STREAM_KEEPALIVE_SECONDS": _seconds("STREAM_KEEPALIVE_SECONDS", 15.0),
         # Request log lines on stdout: "json" (one object per line) or "text" (key=value).
         "LOG_FORMAT": (os.environ.get("LOG_FORMAT") or "json").strip().lower(),
     }

@@ -59,24 +59,31 @@ def _take(events: Iterator[Any], stream: Stream) -> Any:
         raise
 
 
-def _first_of(events: Iterator[Any]) -> tuple[Any, BaseException | None]:
-    # Returned, not raised: gevent would print the traceback of a greenlet that fails.
+def _first_of(events: Iterator[Any], pending: _Pending) -> None:
+    # Kept, not raised: gevent would print the traceback of a greenlet that fails.
     try:
-        return next(events, _END), None
+        pending.outcome = next(events, _END), None
     except BaseException as exc:
-        return None, exc
+        pending.outcome = None, exc
 
 
 class _Pending:
-    """The first event of a stream, awaited in a greenlet of its own."""
+    """The first event of a stream, awaited in a greenlet of its own.
+
+    `outcome` is (event, None) or (None, failure) once the greenlet is done. It is taken when
+    read: a failure's traceback holds the greenlet's frame, which holds this object, and the
+    failure and the request it refers to must be freed as it ends, not left in a cycle.
+    """
 
     def __init__(self, events: Iterator[Any], stream: Stream) -> None:
         import gevent
 
         self.stream_close = stream.close
+        self.outcome: tuple[Any, BaseException | None] | None = None
         # The request's context (Flask's app and request, the gateway's context variables)
         # goes with it: the first step of a backend's events runs as it would in the request.
-        self.greenlet = gevent.spawn(contextvars.copy_context().run, _first_of, events)
+        context = contextvars.copy_context()
+        self.greenlet = gevent.spawn(context.run, _first_of, events, self)
 
     def wait(self, seconds: float) -> bool:
         """True when the first event (or the stream's end, or a failure) came in `seconds`."""
@@ -90,10 +97,16 @@ class _Pending:
 
     def result(self) -> Any:
         """The first event (`_END` for none); its failure is raised."""
-        first, error = self.greenlet.value
-        if error is not None:
+        outcome, self.outcome = self.outcome, None
+        assert outcome is not None
+        first, error = outcome
+        del outcome
+        if error is None:
+            return first
+        try:
             raise error
-        return first
+        finally:
+            del error
 
     def later(self) -> Iterator[Any]:
         """The first event, once it comes (the stream's response has started)."""
@@ -101,7 +114,7 @@ class _Pending:
             self.greenlet.join()
         except BaseException:
             # The client left, or the shutdown grace period ended (app.shutdown).
-            self.greenlet.kill()
+            self._stop()
             raise
         first = self.result()
         if first is not _END:
@@ -109,5 +122,9 @@ class _Pending:
 
     def close(self) -> None:
         """Stop the wait (its greenlet unwinds the backend's events), then close the stream."""
-        self.greenlet.kill()
+        self._stop()
         self.stream_close()
+
+    def _stop(self) -> None:
+        self.greenlet.kill()
+        self.outcome = None

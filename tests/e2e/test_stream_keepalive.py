@@ -108,12 +108,6 @@ def test_comments_fill_the_silence_before_the_first_event_and_between_events(gat
     assert blocks[-1].endswith(b"data: [DONE]\n\n")
 
 
-def test_a_stream_that_answers_in_time_gets_no_comment(gateway):
-    body = {"model": "endless", "messages": HI, "stream": True, "chunks": 3, "user": "prompt"}
-    _, blocks = read_stream(gateway, body)
-    assert COMMENT not in blocks
-
-
 def test_the_sdk_and_langchain_read_a_kept_alive_stream_as_a_plain_one(gateway):
     extra = {"chunks": 2, "pause_before": PAUSE, "pause_between": PAUSE, "headers_first": True}
     client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=KEY, max_retries=0)

@@ -4,7 +4,9 @@ period after the request arrived; past it the response starts and the event foll
 from __future__ import annotations
 
 import contextvars
+import gc
 import time
+import weakref
 
 import gevent
 import pytest
@@ -24,7 +26,8 @@ class Upstream:
 
     def __init__(self, *steps: tuple[float, object]) -> None:
         self.steps = steps
-        self.closed = False
+        self.closed = False  # the events ended (closed, killed or done)
+        self.close_called = False  # the stream's own close was called
         self.finished = False
         self.context: list[str] = []
 
@@ -42,7 +45,12 @@ class Upstream:
 
     def stream(self) -> Stream:
         events = self.events()
-        return Stream(events, close=events.close)
+
+        def close() -> None:
+            self.close_called = True
+            events.close()
+
+        return Stream(events, close=close)
 
 
 @pytest.fixture(autouse=True)
@@ -105,7 +113,7 @@ def test_closing_a_started_stream_stops_the_wait_and_closes_the_upstream():
     stream = first_event.prime(upstream.stream(), KEEPALIVE)
     assert stream.early_start and not upstream.closed
     stream.close()
-    assert upstream.closed and not upstream.finished
+    assert upstream.closed and upstream.close_called and not upstream.finished
 
 
 class Gone(gevent.GreenletExit):
@@ -128,6 +136,9 @@ def test_a_client_that_leaves_during_the_wait_closes_the_upstream(started):
     waiting.kill(Gone)
     assert waiting.dead
     assert upstream.closed and not upstream.finished
+    if not started:
+        # Before the response, the stream itself is closed here (after it, by its body).
+        assert upstream.close_called
 
 
 def test_the_first_step_runs_in_the_request_s_context():
@@ -149,3 +160,36 @@ def test_without_keepalive_or_gevent_the_first_event_is_awaited_in_place(monkeyp
     stream = first_event.prime(upstream.stream(), KEEPALIVE)
     assert not stream.early_start
     assert list(stream.events) == [{"n": 1}]
+
+
+class Marker:
+    """Held by the backend's events: alive as long as what the request made is."""
+
+
+@pytest.mark.parametrize("late", [False, True])
+def test_a_failed_first_event_leaves_no_reference_cycle(late):
+    marker = Marker()
+    alive = weakref.ref(marker)
+
+    def failing(held):
+        gevent.sleep(KEEPALIVE * 3 if late else 0)
+        raise UpstreamError("upstream overloaded", retryable=True)
+        yield held
+
+    stream = Stream(failing(marker))
+    del marker
+    gc.disable()
+    try:
+        with pytest.raises(UpstreamError):
+            primed = first_event.prime(stream, KEEPALIVE)
+            assert primed.early_start is late
+            try:
+                next(iter(primed.events))
+            finally:
+                primed.close()
+        del stream
+        primed = None
+        # Freed by reference counting alone, as the request ends: no cycle to wait for.
+        assert alive() is None
+    finally:
+        gc.enable()

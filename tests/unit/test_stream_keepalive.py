@@ -4,6 +4,7 @@ whole events, and never into another write or another kind of answer."""
 from __future__ import annotations
 
 import socket
+import time
 
 import gevent
 import pytest
@@ -12,6 +13,7 @@ from gunicorn.config import Config
 
 from app import response_writer
 from app.response_writer import CoalescingResponse
+from config import load_settings
 from tests.support.sockets import RecordingSocket
 from tests.unit.test_response_writer import request
 
@@ -140,13 +142,18 @@ def test_closing_the_response_stops_the_timer():
         (5.0, "text/event-stream; charset=utf-8", True),
         (5.0, "application/json", False),
         (0.0, "text/event-stream", False),
+        (5.0, "text/event-stream; length", False),
     ],
 )
 def test_only_event_streams_are_kept_alive(monkeypatch, keepalive, content_type, started):
     monkeypatch.setattr(CoalescingResponse, "keepalive", keepalive)
     calls = []
     monkeypatch.setattr(CoalescingResponse, "_start_beat", lambda self: calls.append(self))
-    resp, _ = stream_response(content_type=content_type)
+    headers = [("Content-Type", content_type.removesuffix("; length"))]
+    if content_type.endswith("; length"):  # comments would break a body with a length
+        headers.append(("Content-Length", "1"))
+    resp = CoalescingResponse(request(), RecordingSocket(), Config())
+    resp.start_response("200 OK", headers)
     resp.write(b"x")
     assert bool(calls) is started
 
@@ -167,11 +174,11 @@ def test_the_timer_in_gevent_s_loop_sends_comments_on_a_real_socket(monkeypatch)
     resp = CoalescingResponse(request(), sock, Config())
     resp.start_response("200 OK", [("Content-Type", "text/event-stream")])
     resp.write(b"data: {}\n\n")
-    theirs.settimeout(5)
-    seen = b""
+    theirs.setblocking(False)
+    seen, deadline = b"", time.monotonic() + 10
     while seen.count(CHUNK) < 2:
+        assert time.monotonic() < deadline, seen
         gevent.sleep(0.05)
-        theirs.setblocking(False)
         try:
             seen += theirs.recv(4096)
         except BlockingIOError:
@@ -186,3 +193,16 @@ def test_the_timer_in_gevent_s_loop_sends_comments_on_a_real_socket(monkeypatch)
     assert body.endswith(b"E\r\ndata: [DONE]\n\n\r\n0\r\n\r\n")
     sock.close()
     theirs.close()
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("", 15.0), ("0", 0.0), ("2.5", 2.5)])
+def test_the_period_setting(monkeypatch, raw, expected):
+    monkeypatch.setenv("STREAM_KEEPALIVE_SECONDS", raw)
+    assert load_settings()["STREAM_KEEPALIVE_SECONDS"] == expected
+
+
+@pytest.mark.parametrize("raw", ["-1", "nan", "inf"])
+def test_a_period_that_is_no_number_of_seconds_is_refused_at_start(monkeypatch, raw):
+    monkeypatch.setenv("STREAM_KEEPALIVE_SECONDS", raw)
+    with pytest.raises(ValueError, match="STREAM_KEEPALIVE_SECONDS must be a number of seconds"):
+        load_settings()
