@@ -15,9 +15,10 @@ keeps such a stream alive (app.response_writer).
 from __future__ import annotations
 
 import contextvars
+import functools
 import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from app import green
@@ -31,9 +32,8 @@ def prime(stream: Stream, keepalive: float, started: float | None = None) -> Str
     `time.perf_counter` time, default now) when `keepalive` is positive and gevent runs;
     past that, return the stream marked `early_start`, its first event still awaited."""
     events = iter(stream.events)
-    if keepalive <= 0 or not green.patched():
-        first = _take(events, stream)
-    else:
+    take: Callable[[], Any] = functools.partial(next, events, _END)
+    if keepalive > 0 and green.patched():
         waited = time.perf_counter() - started if started is not None else 0.0
         pending = _Pending(events, stream)
         if not pending.wait(max(0.0, keepalive - waited)):
@@ -41,22 +41,15 @@ def prime(stream: Stream, keepalive: float, started: float | None = None) -> Str
             stream.close = pending.close
             stream.events = itertools.chain(pending.later(), events)
             return stream
-        try:
-            first = pending.result()
-        except BaseException:
-            stream.close()
-            raise
-    if first is not _END:
-        stream.events = itertools.chain([first], events)
-    return stream
-
-
-def _take(events: Iterator[Any], stream: Stream) -> Any:
+        take = pending.result
     try:
-        return next(events, _END)
+        first = take()
     except BaseException:
         stream.close()
         raise
+    if first is not _END:
+        stream.events = itertools.chain([first], events)
+    return stream
 
 
 def _first_of(events: Iterator[Any], pending: _Pending) -> None:
